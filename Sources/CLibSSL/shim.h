@@ -1,0 +1,8 @@
+#ifndef CLIBSSL_SHIM_H
+#define CLIBSSL_SHIM_H
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <openssl/err.h>
+#endif

@@ -1,0 +1,76 @@
+import Foundation
+
+/// `cloudthread-bridge check`: the loader's diagnostics plus checks that need the example payloads.
+public struct RuleChecker: Sendable {
+    public var environment: [String: String]
+
+    public init(environment: [String: String]) { self.environment = environment }
+
+    public func check(path: String) -> [Diagnostic] {
+        let loader = RuleLoader(environment: environment)
+        let files: [String]
+        do { files = try RuleLoader.ruleFiles(at: path) } catch {
+            return [Diagnostic(file: path, line: 1, column: 1, severity: .error, message: "\(error)")]
+        }
+        var diagnostics: [Diagnostic] = []
+        var seen: [String: String] = [:]
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                diagnostics.append(Diagnostic(file: file, line: 1, column: 1, severity: .error, message: "cannot read the file"))
+                continue
+            }
+            let (source, diags) = loader.load(file: file, text: String(decoding: data, as: UTF8.self))
+            diagnostics += diags
+            guard let source else { continue }
+            if let other = seen[source.name] {
+                diagnostics.append(Diagnostic(file: file, line: 1, column: 1, severity: .error, message: "source '\(source.name)' is already defined in \(other)"))
+            }
+            seen[source.name] = file
+            if let reason = source.disabledReason {
+                diagnostics.append(Diagnostic(file: file, line: 1, column: 1, severity: .note, message: "source '\(source.name)' would start disabled: \(reason)"))
+            }
+            diagnostics += examplePathWarnings(source)
+        }
+        if files.isEmpty { diagnostics.append(Diagnostic(file: path, line: 1, column: 1, severity: .warning, message: "no rule files (*.yaml) found")) }
+        return diagnostics.sorted
+    }
+
+    /// Warns about `payload.` paths that a rule reads but that no example payload matched by that rule contains.
+    func examplePathWarnings(_ source: SourceDefinition) -> [Diagnostic] {
+        let mapper = Mapper(defaultStreamToken: "check", dryRun: true)
+        var bodies: [(IncomingRequest, JSONValue)] = []
+        for test in source.tests {
+            var headers = HeaderBag(test.headers)
+            if headers["Content-Type"] == nil { headers.add("Content-Type", "application/json") }
+            let request = IncomingRequest(source: source.name, query: test.query, headers: headers, body: test.body)
+            if let payload = try? Mapper.parseBody(request) { bodies.append((request, payload)) }
+        }
+        guard !bodies.isEmpty else { return [] }
+        var out: [Diagnostic] = []
+        for rule in source.rules {
+            let single = SourceDefinition(name: source.name, file: source.file, verifier: nil, disabledReason: nil, preset: nil, dedupe: source.dedupe, team: source.team, streamToken: source.streamToken, rules: [rule], tests: [])
+            var matchedContexts: [MappingContext] = []
+            for (request, payload) in bodies {
+                guard let result = try? mapper.map(request, source: single), result.explanation.rules.first?.matched == true else { continue }
+                let base = MappingContext(request: request, payload: payload)
+                if let forEach = rule.forEach, case .array(let items)? = base.lookup(forEach) {
+                    matchedContexts += items.map { base.with(item: $0) }
+                } else {
+                    matchedContexts.append(base)
+                }
+            }
+            guard !matchedContexts.isEmpty else { continue }
+            var paths: [PayloadPath] = []
+            for e in rule.events { paths += [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.paths) }
+            for m in rule.metrics { paths += ([m.name, m.value, m.time].compactMap { $0 } + m.dimensions.map(\.value)).flatMap(\.paths) }
+            var reported: Set<String> = []
+            for p in paths where (p.root == .payload || p.root == .item) && !reported.contains(p.description) {
+                if !matchedContexts.contains(where: { $0.lookup(p) != nil }) {
+                    reported.insert(p.description)
+                    out.append(Diagnostic(file: source.file, line: rule.line, column: 5, severity: .warning, message: "rule '\(rule.name)' reads '\(p)', which no example payload it matches contains"))
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import CloudthreadBridge
+import Foundation
+import Logging
+
+@main
+struct CloudthreadBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloudthread-bridge",
+        abstract: "Turns deploy and incident webhooks into Cloudthread events and custom data.",
+        subcommands: [Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self, Replay.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options shared by commands that read rule files.
+struct MappingsOption: ParsableArguments {
+    @Option(name: .long, help: "Rule files: a directory or one file (env BRIDGE_MAPPINGS, default ./mappings).")
+    var mappings: String?
+
+    var path: String { mappings ?? ProcessInfo.processInfo.environment["BRIDGE_MAPPINGS"].flatMap { $0.isEmpty ? nil : $0 } ?? "./mappings" }
+}
+
+struct DataDirOption: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data directory holding the SQLite database (env BRIDGE_DATA_DIR, default ./data).")
+    var dataDir: String?
+
+    var path: String { dataDir ?? ProcessInfo.processInfo.environment["BRIDGE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data" }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the bridge: receive webhooks and forward them to Cloudthread.")
+
+    @Option(help: "Address to listen on (env BRIDGE_HOST, default 0.0.0.0).") var host: String?
+    @Option(help: "Port to listen on (env BRIDGE_PORT, default 8080).") var port: Int?
+    @OptionGroup var mappings: MappingsOption
+    @OptionGroup var data: DataDirOption
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        BridgeLogging.bootstrap(environment: env)
+        let logger = Logger(label: "cloudthread-bridge")
+        var configuration: BridgeConfiguration
+        do {
+            configuration = try BridgeConfiguration.fromEnvironment(env)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        configuration.mappingsPath = mappings.path
+        configuration.dataDirectory = data.path
+        let bridge: Bridge
+        do {
+            let host = configuration.host
+            bridge = try await Bridge(configuration: configuration, logger: logger) { port in
+                logger.notice("listening on \(host):\(port)")
+            }
+        } catch let error as StartupError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        try await bridge.run()
+    }
+}
