@@ -66,7 +66,11 @@ public struct RuleTestRunner: Sendable {
                 }
             }
         }
-        let request = IncomingRequest(source: source.name, path: "/hooks/\(source.name)" + (test.subpath.isEmpty ? "" : "/\(test.subpath)"), query: test.query, headers: headers, body: test.body, receivedAt: now)
+        var query = test.query
+        if case .queryToken(let parameter)? = source.verifier?.scheme, test.sign, !query.contains(where: { $0.name == parameter }) {
+            query.append((parameter, Signer.testSecrets(for: source.verifier!.scheme).signing.string))
+        }
+        let request = IncomingRequest(source: source.name, path: "/hooks/\(source.name)" + (test.subpath.isEmpty ? "" : "/\(test.subpath)"), query: query, headers: headers, body: test.body, receivedAt: now)
         let evaluation = evaluate(request, source: source, verifier: verifier, subpath: test.subpath)
         let expectedOutcome = test.expect.outcome ?? (test.expect.events != nil || test.expect.metrics != nil ? "accepted" : nil)
         if let expectedOutcome, expectedOutcome != evaluation.outcome, !(expectedOutcome == "refused" && evaluation.outcome == "refused") {

@@ -103,6 +103,9 @@ public struct VerificationPreset: Sendable {
             name: "basic", provider: "HTTP basic (Argo CD, Azure DevOps, Bitbucket Server, ...)", scheme: .basic(user: ""),
             deliveryIdHeader: nil, secretMeaning: "password"),
         VerificationPreset(
+            name: "url-token", provider: "Token in the URL (?token=...: Statuspage, Better Stack, ...)",
+            scheme: .queryToken(parameter: "token"), deliveryIdHeader: nil, secretMeaning: "URL token"),
+        VerificationPreset(
             name: "header-token", provider: "Static header (Opsgenie, Datadog, Spinnaker, Squadcast, ...)",
             scheme: .token(header: "X-Webhook-Token", prefix: ""), deliveryIdHeader: nil, secretMeaning: "token"),
     ]

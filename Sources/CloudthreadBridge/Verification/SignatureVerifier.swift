@@ -43,6 +43,13 @@ public struct SignatureVerifier: Sendable {
             guard anySecretEquals(presented) else {
                 throw VerificationError(.badCredentials, "header '\(header)' does not hold the expected token")
             }
+        case .queryToken(let parameter):
+            guard let value = request.queryValue(parameter), !value.isEmpty else {
+                throw VerificationError(.missingCredentials, "query parameter '\(parameter)' is missing")
+            }
+            guard anySecretEquals(Array(value.utf8)) else {
+                throw VerificationError(.badCredentials, "query parameter '\(parameter)' does not hold the expected token")
+            }
         case .basic(let user):
             guard let value = request.headers["Authorization"] else {
                 throw VerificationError(.missingCredentials, "header 'Authorization' is missing")

@@ -19,6 +19,8 @@ public struct Signer: Sendable {
             return []
         case .token(let header, let prefix):
             return [(header, prefix + secret.string)]
+        case .queryToken:
+            return []
         case .basic(let user):
             return [("Authorization", "Basic " + ByteEncoding.base64(Array("\(user):\(secret.string)".utf8)))]
         case .hmac(let h):

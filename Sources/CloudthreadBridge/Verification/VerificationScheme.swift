@@ -86,6 +86,9 @@ public enum VerificationScheme: Sendable, Equatable {
     /// A shared token sent as a header value, after an optional prefix (GitLab `X-Gitlab-Token`,
     /// `Authorization: Bearer <token>`). The prefix is matched case-insensitively.
     case token(header: String, prefix: String)
+    /// A shared token in a query parameter of the webhook URL, for senders that cannot set headers
+    /// (Statuspage, Better Stack). Weaker than a header: URLs end up in logs of proxies.
+    case queryToken(parameter: String)
     /// HTTP basic authentication with a configured user; the secrets are the accepted passwords.
     case basic(user: String)
     /// Standard Webhooks `v1a`: Ed25519 over `id.timestamp.body`; the secrets are public keys (`whpk_…`).
