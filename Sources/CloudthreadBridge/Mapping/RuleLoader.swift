@@ -82,7 +82,7 @@ public struct RuleLoader: Sendable {
             return (nil, reader.diagnostics)
         }
         let source = reader.sourceDefinition(root)
-        return (reader.diagnostics.hasErrors ? nil : source, reader.diagnostics)
+        return (reader.diagnostics.hasErrors ? nil : source, reader.diagnostics.sorted)
     }
 }
 
