@@ -128,17 +128,33 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
 
     // MARK: Service
 
-    /// The writer loop. On graceful shutdown it finishes every queued job, checkpoints the WAL and closes.
+    /// The writer loop. On graceful shutdown (or cancellation) it finishes every queued job, checkpoints the
+    /// WAL and closes. The loop itself runs in a task of its own, never cancelled, because SQLite work submitted
+    /// from a cancelled task would be dropped by the thread pool.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            for await _ in self.wakeups {
-                await self.drain()
-                if self.state.withLock({ $0.closed }) { break }
+        let worker = Task { try await self.writerLoop() }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                _ = await worker.result
+            } onGracefulShutdown: {
+                self.requestClose()
             }
-        } onGracefulShutdown: {
-            self.state.withLock { $0.closed = true }
-            self.wake.yield()
-            self.wake.finish()
+        } onCancel: {
+            self.requestClose()
+        }
+        try await worker.value
+    }
+
+    private func requestClose() {
+        state.withLock { $0.closed = true }
+        wake.yield()
+        wake.finish()
+    }
+
+    private func writerLoop() async throws {
+        for await _ in wakeups {
+            await drain()
+            if state.withLock({ $0.closed }) { break }
         }
         await drain()
         _ = try? await connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
