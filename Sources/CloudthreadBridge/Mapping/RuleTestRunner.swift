@@ -70,7 +70,7 @@ public struct RuleTestRunner: Sendable {
         if case .queryToken(let parameter)? = source.verifier?.scheme, test.sign, !query.contains(where: { $0.name == parameter }) {
             query.append((parameter, Signer.testSecrets(for: source.verifier!.scheme).signing.string))
         }
-        let request = IncomingRequest(source: source.name, path: "/hooks/\(source.name)" + (test.subpath.isEmpty ? "" : "/\(test.subpath)"), query: query, headers: headers, body: test.body, receivedAt: now)
+        let request = IncomingRequest(source: source.name, path: "/hooks/\(source.name)" + (test.subpath.isEmpty ? "" : "/\(test.subpath)"), query: query, headers: headers, body: test.body, clientAddress: "127.0.0.1", receivedAt: now)
         let evaluation = evaluate(request, source: source, verifier: verifier, subpath: test.subpath)
         let expectedOutcome = test.expect.outcome ?? (test.expect.events != nil || test.expect.metrics != nil ? "accepted" : nil)
         if let expectedOutcome, expectedOutcome != evaluation.outcome, !(expectedOutcome == "refused" && evaluation.outcome == "refused") {
