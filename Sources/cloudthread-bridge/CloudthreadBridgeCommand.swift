@@ -8,7 +8,7 @@ struct CloudthreadBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloudthread-bridge",
         abstract: "Turns deploy and incident webhooks into Cloudthread events and custom data.",
-        subcommands: [Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self, Replay.self],
+        subcommands: [Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self, Replay.self, Probe.self],
         defaultSubcommand: Serve.self)
 }
 

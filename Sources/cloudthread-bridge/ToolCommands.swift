@@ -187,3 +187,24 @@ struct Replay: AsyncParsableCommand {
         print("replayed \(n) record\(n == 1 ? "" : "s"); a running bridge sends them within its next poll")
     }
 }
+
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "GET a URL and exit 0 on a 2xx answer (the container's HEALTHCHECK).")
+
+    @Argument(help: "The URL, e.g. http://127.0.0.1:8080/healthz") var url: String = "http://127.0.0.1:8080/healthz"
+
+    func run() async throws {
+        do {
+            let status = try await BridgePoster.get(url: url)
+            if !(200..<300).contains(status) {
+                FileHandle.standardError.write(Data("\(url): HTTP \(status)\n".utf8))
+                throw ExitCode(1)
+            }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("\(url): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

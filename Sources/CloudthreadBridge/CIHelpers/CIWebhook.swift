@@ -98,6 +98,13 @@ public enum BridgePoster {
         public var body: String
     }
 
+    /// GETs `url` and returns the status (for `probe`).
+    public static func get(url: String, timeout: TimeAmount = .seconds(3)) async throws -> Int {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: timeout)
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
+    }
+
     public static func post(url: String, headers: [(name: String, value: String)], body: [UInt8], timeout: TimeAmount = .seconds(30)) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = .POST

@@ -38,6 +38,8 @@ public struct EventRecord: Sendable, Codable, Equatable {
     public var url: String?
     /// The rule that produced it.
     public var rule: String
+    /// Per-item de-duplication key (a rule's `dedupe_key`), when the rule has one.
+    public var dedupeKey: String? = nil
 }
 
 /// One metric observation: it updates the hourly aggregate of its key.
@@ -50,6 +52,8 @@ public struct MetricObservation: Sendable, Codable, Equatable {
     /// `YYYY-MM-DD HH:00:00` in UTC.
     public var hour: String
     public var rule: String
+    /// Per-item de-duplication key (a rule's `dedupe_key`), when the rule has one.
+    public var dedupeKey: String? = nil
 
     /// The upsert key Cloudthread uses (metric, aggregation, dimensions) plus the stream and hour.
     public var aggregateKey: String {

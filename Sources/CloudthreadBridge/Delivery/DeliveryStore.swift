@@ -37,8 +37,9 @@ public struct NewDelivery: Sendable {
 }
 
 public enum RecordResult: Sendable, Equatable {
-    case stored(deliveryId: Int64)
-    /// The delivery key was seen before; nothing new was stored.
+    /// Stored; `events` and `metrics` count what was kept after per-item de-duplication.
+    case stored(deliveryId: Int64, events: Int, metrics: Int)
+    /// The delivery key (or every per-item key) was seen before; nothing new was stored.
     case duplicate(originalDeliveryId: Int64)
 }
 

@@ -277,21 +277,41 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
             let rows = try await connection.query("SELECT delivery_id FROM dedupe WHERE source = ? AND key = ?", [.text(d.source), .text(key)])
             if let existing = rows.first?.column("delivery_id")?.integer { return .duplicate(originalDeliveryId: Int64(existing)) }
         }
+        // Per-item keys (a rule's dedupe_key): outputs of items seen before are left out.
+        var events = d.events
+        var metrics = d.metrics
+        var firstSeen: Int64?
+        var itemKeys = Set(events.compactMap(\.dedupeKey) + metrics.compactMap(\.dedupeKey))
+        if !itemKeys.isEmpty {
+            for key in itemKeys {
+                let rows = try await connection.query("SELECT delivery_id FROM dedupe WHERE source = ? AND key = ?", [.text(d.source), .text("item:" + key)])
+                if let existing = rows.first?.column("delivery_id")?.integer {
+                    itemKeys.remove(key)
+                    firstSeen = firstSeen ?? Int64(existing)
+                }
+            }
+            events.removeAll { $0.dedupeKey.map { !itemKeys.contains($0) } ?? false }
+            metrics.removeAll { $0.dedupeKey.map { !itemKeys.contains($0) } ?? false }
+            if events.isEmpty, metrics.isEmpty, let firstSeen { return .duplicate(originalDeliveryId: firstSeen) }
+        }
         let explanation = String(decoding: CloudthreadJSON.encode(d.explanation), as: UTF8.self)
         let rows = try await connection.query(
             "INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, events, metrics, explanation) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [.text(d.source), d.deliveryKey.map(SQLiteData.text) ?? .null, .float(now), .text(d.status.rawValue), .integer(d.httpStatus), .integer(d.events.count), .integer(d.metrics.count), .text(explanation)])
+            [.text(d.source), d.deliveryKey.map(SQLiteData.text) ?? .null, .float(now), .text(d.status.rawValue), .integer(d.httpStatus), .integer(events.count), .integer(metrics.count), .text(explanation)])
         guard let id = rows.first?.column("id")?.integer else { throw StoreError("insert into deliveries returned no id") }
         if let key = d.deliveryKey {
             _ = try await connection.query("INSERT INTO dedupe (source, key, delivery_id, created_at) VALUES (?, ?, ?, ?)", [.text(d.source), .text(key), .integer(id), .float(now)])
         }
-        for event in d.events {
+        for key in itemKeys {
+            _ = try await connection.query("INSERT INTO dedupe (source, key, delivery_id, created_at) VALUES (?, ?, ?, ?)", [.text(d.source), .text("item:" + key), .integer(id), .float(now)])
+        }
+        for event in events {
             let json = String(decoding: CloudthreadJSON.encode(event), as: UTF8.self)
             _ = try await connection.query(
                 "INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at) VALUES ('event', ?, ?, 'pending', ?, ?, ?)",
                 [.integer(id), .text(json), .float(now), .float(now), .float(now)])
         }
-        for m in d.metrics {
+        for m in metrics {
             let key = SQLiteDeliveryStore.aggregateKey(m)
             let dims = String(decoding: CloudthreadJSON.encode(m.dimensions), as: UTF8.self)
             _ = try await connection.query(
@@ -309,7 +329,7 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
                 """,
                 [.integer(id), .text(key), .float(now), .float(now), .float(now)])
         }
-        return .stored(deliveryId: Int64(id))
+        return .stored(deliveryId: Int64(id), events: events.count, metrics: metrics.count)
     }
 
     /// The aggregate key: stream (by a fingerprint, so the token is not repeated), metric, aggregation,

@@ -4,14 +4,16 @@ import Foundation
 struct Filter: Sendable {
     enum Kind: String, Sendable, CaseIterable {
         case `default`, upper, lower, capitalize, trim, truncate, replace
-        case join, map, first, last, length, json
+        case join, map, first, last, length, json, split, slice, find, prefix, suffix
         case date, seconds_since, duration, minutes, hours, round
         case plus, minus, times, divided_by
 
         var arity: ClosedRange<Int> {
             switch self {
             case .default, .truncate, .join, .map, .date, .seconds_since, .plus, .minus, .times, .divided_by: 1...1
-            case .replace: 2...2
+            case .replace, .find: 2...2
+            case .split, .prefix, .suffix: 1...1
+            case .slice: 1...2
             case .round: 0...1
             default: 0...0
             }
@@ -35,9 +37,13 @@ struct Filter: Sendable {
                 if self == .divided_by, let n = literalNumber(args[0]), n == 0 { return "filter 'divided_by' cannot divide by 0" }
             case .round:
                 if let a = args.first, literalNumber(a) == nil { return "filter 'round' takes a whole number of decimals" }
-            case .map:
+            case .map, .find:
                 guard case .literal(.string(let key)) = args[0], case .success = PayloadPath.parse("item." + key) else {
-                    return "filter 'map' takes a quoted key path such as \"labels.alertname\""
+                    return "filter '\(rawValue)' takes a quoted key path such as \"labels.alertname\""
+                }
+            case .slice:
+                for a in args where literalNumber(a).map({ $0.rounded() != $0 }) ?? true {
+                    return "filter 'slice' takes a start and an optional length, whole numbers, like slice 0 7"
                 }
             case .date:
                 guard case .literal(.string) = args[0] else {
@@ -94,6 +100,34 @@ struct Filter: Sendable {
                 case .success(let path) = PayloadPath.parse("item." + key)
             else { return value }
             return .array(a.compactMap { element in path.resolve(in: context.with(item: element)) })
+        case .find:
+            guard case .array(let a) = value, case .literal(.string(let key)) = arguments[0],
+                case .success(let path) = PayloadPath.parse("item." + key)
+            else { return nil }
+            let wanted = argument(1, context)?.text
+            return a.first { path.resolve(in: context.with(item: $0))?.text == wanted }
+        case .prefix, .suffix:
+            // Only when there is a value: "{{ payload.actor | prefix \" by \" }}" renders nothing without an actor.
+            guard let value, !value.isEmptyValue else { return nil }
+            let affix = argument(0, context)?.text ?? ""
+            return .string(kind == .prefix ? affix + value.text : value.text + affix)
+        case .split:
+            guard let value else { return nil }
+            let sep = argument(0, context)?.text ?? ","
+            return .array(value.text.components(separatedBy: sep).map(JSONValue.string))
+        case .slice:
+            guard let value else { return nil }
+            let start = Int(argument(0, context)?.number ?? 0)
+            let length = arguments.count > 1 ? Int(argument(1, context)?.number ?? 0) : nil
+            if case .array(let a) = value {
+                let from = start < 0 ? max(0, a.count + start) : min(start, a.count)
+                let to = length.map { min(a.count, from + max(0, $0)) } ?? a.count
+                return .array(Array(a[from..<to]))
+            }
+            let chars = Array(value.text)
+            let from = start < 0 ? max(0, chars.count + start) : min(start, chars.count)
+            let to = length.map { min(chars.count, from + max(0, $0)) } ?? chars.count
+            return .string(String(chars[from..<to]))
         case .first:
             if case .array(let a) = value { return a.first }
             return value
@@ -122,7 +156,8 @@ struct Filter: Sendable {
         case .seconds_since:
             guard let value, let end = TimeParsing.parse(value) else { return nil }
             guard let startValue = argument(0, context), let start = TimeParsing.parse(startValue) else { return nil }
-            return .number(end.timeIntervalSince(start))
+            // Millisecond precision: providers send at most that, and it keeps float noise out.
+            return .number((end.timeIntervalSince(start) * 1000).rounded() / 1000)
         case .duration:
             guard let seconds = value?.number else { return value }
             return .string(Filter.formatDuration(seconds))
@@ -177,8 +212,10 @@ public enum TimeParsing {
 
     static func fromEpoch(_ n: Double) -> Date? {
         guard n.isFinite, n > 0 else { return nil }
-        // Milliseconds from 1973 on have 12+ digits; seconds stay below 1e11 until year 5138.
-        return Date(timeIntervalSince1970: n >= 1e11 ? n / 1000 : n)
+        // Seconds stay below 1e11 until year 5138; milliseconds from 1973 on have 12+ digits,
+        // microseconds 15+ and nanoseconds 18+ (Opsgenie sends nanoseconds).
+        let seconds = n >= 1e17 ? n / 1e9 : n >= 1e14 ? n / 1e6 : n >= 1e11 ? n / 1e3 : n
+        return Date(timeIntervalSince1970: seconds)
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -39,6 +39,7 @@ public enum JSONValue: Sendable, Equatable, Hashable {
 
     public static func format(_ n: Double) -> String {
         if n.rounded() == n, abs(n) < 1e15 { return String(Int64(n)) }
+        if n.rounded() == n, abs(n) < 1e21 { return String(format: "%.0f", n) }
         return String(n)
     }
 

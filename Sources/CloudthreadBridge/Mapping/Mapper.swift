@@ -105,9 +105,12 @@ public struct Mapper: Sendable {
             }
             trace.matched = !contexts.isEmpty
             for ctx in contexts {
+                var itemKey: String?
+                if let keyTemplate = rule.dedupeKey, let k = try? keyTemplate.render(ctx), !k.isEmpty { itemKey = "\(rule.name):\(k)" }
                 for template in rule.events {
                     switch render(template, rule: rule, source: source, ctx) {
-                    case .success(let e):
+                    case .success(var e):
+                        e.dedupeKey = itemKey
                         records.append(.event(e))
                         trace.events += 1
                     case .failure(let reason):
@@ -116,7 +119,8 @@ public struct Mapper: Sendable {
                 }
                 for template in rule.metrics {
                     switch render(template, rule: rule, source: source, ctx) {
-                    case .success(let m?):
+                    case .success(var m?):
+                        m.dedupeKey = itemKey
                         records.append(.metric(m))
                         trace.metrics += 1
                     case .success(nil):

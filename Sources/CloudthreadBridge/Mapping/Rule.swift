@@ -30,6 +30,8 @@ public struct Rule: Sendable {
     public var condition: Condition
     /// Produce one set of outputs per element of this list (`item.` paths refer to the element).
     public var forEach: PayloadPath?
+    /// Per-item de-duplication key: outputs of an item (or webhook) whose key was seen before are left out.
+    public var dedupeKey: Template?
     public var team: Template?
     public var streamToken: String?
     public var events: [EventTemplate]

@@ -59,10 +59,13 @@ public struct RuleChecker: Sendable {
                     matchedContexts.append(base)
                 }
             }
-            guard !matchedContexts.isEmpty else { continue }
+            guard !matchedContexts.isEmpty else {
+                out.append(Diagnostic(file: source.file, line: rule.line, column: 5, severity: .warning, message: "rule '\(rule.name)' matches none of the file's test payloads; add a test that exercises it"))
+                continue
+            }
             var paths: [PayloadPath] = []
-            for e in rule.events { paths += [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.paths) }
-            for m in rule.metrics { paths += ([m.name, m.value, m.time].compactMap { $0 } + m.dimensions.map(\.value)).flatMap(\.paths) }
+            for e in rule.events { paths += [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.requiredPaths) }
+            for m in rule.metrics { paths += ([m.name, m.value, m.time].compactMap { $0 } + m.dimensions.map(\.value)).flatMap(\.requiredPaths) }
             var reported: Set<String> = []
             for p in paths where (p.root == .payload || p.root == .item) && !reported.contains(p.description) {
                 if !matchedContexts.contains(where: { $0.lookup(p) != nil }) {

@@ -352,6 +352,7 @@ struct YAMLReader {
         var secretRefs: [String] = []
         var secretsGiven = false
         var user: String?
+        var userRefs: [String] = []
         var tolerance: TimeInterval = 300
         var networks: [CIDR] = []
         var unverified = false
@@ -412,7 +413,11 @@ struct YAMLReader {
                     }
                 }
             case "user":
-                if let s = string(value, what: "'user'") { user = expand(s).value }
+                if let s = string(value, what: "'user'") {
+                    let (v, refs) = expand(s)
+                    user = v
+                    userRefs = refs
+                }
             case "tolerance":
                 if let n = number(value, what: "'tolerance'") {
                     if n <= 0 { error(value, "'tolerance' must be a positive number of seconds") } else { tolerance = n }
@@ -435,8 +440,9 @@ struct YAMLReader {
         }
         if case .basic = scheme {
             guard let user, !user.isEmpty else {
-                definition.verifier = nil
-                definition.disabledReason = "no basic-auth user configured" + (secretRefs.isEmpty ? "" : " (set the user and \(secretRefs.joined(separator: " or ")))")
+                // Keep the scheme so that rule-file tests still verify; the source itself is disabled.
+                definition.verifier = SignatureVerifier(scheme: .basic(user: ""), secrets: secrets, tolerance: tolerance, allowedNetworks: networks)
+                definition.disabledReason = "no basic-auth user configured" + (userRefs.isEmpty ? "" : ": set \(userRefs.joined(separator: " or "))")
                 return
             }
             definition.verifier = SignatureVerifier(scheme: .basic(user: user), secrets: secrets, tolerance: tolerance, allowedNetworks: networks)
@@ -532,13 +538,13 @@ struct YAMLReader {
 
     // MARK: rules
 
-    static let ruleKeys = ["name", "when", "for_each", "team", "stream_token", "event", "events", "metric", "metrics"]
+    static let ruleKeys = ["name", "when", "for_each", "dedupe_key", "team", "stream_token", "event", "events", "metric", "metrics"]
     static let eventKeys = ["type", "time", "description", "url", "team"]
     static let metricKeys = ["name", "aggregate", "value", "time", "dimensions", "stream_token"]
 
     mutating func rule(_ node: Node, index: Int) -> Rule? {
         guard let pairs = mapping(node, allowed: YAMLReader.ruleKeys, what: "a rule") else { return nil }
-        var rule = Rule(name: "rule-\(index + 1)", condition: .always, forEach: nil, team: nil, streamToken: nil, events: [], metrics: [], line: node.mark?.line ?? 0)
+        var rule = Rule(name: "rule-\(index + 1)", condition: .always, forEach: nil, dedupeKey: nil, team: nil, streamToken: nil, events: [], metrics: [], line: node.mark?.line ?? 0)
         var hasName = false
         for (key, _, value) in pairs {
             switch key {
@@ -548,6 +554,8 @@ struct YAMLReader {
                 if let c = condition(value) { rule.condition = c }
             case "for_each":
                 if let s = string(value, what: "'for_each'"), let p = path(value, s, what: "'for_each'") { rule.forEach = p }
+            case "dedupe_key":
+                if let t = template(value, what: "'dedupe_key'") { rule.dedupeKey = t }
             case "team":
                 if let s = string(value, what: "'team'") { rule.team = teamTemplate(value, s) }
             case "stream_token":
@@ -566,7 +574,7 @@ struct YAMLReader {
             error(node, "rule '\(rule.name)' produces nothing: add an 'event' or a 'metric'")
         }
         if rule.forEach == nil {
-            for p in rule.condition.paths + rule.events.flatMap(eventPaths) + rule.metrics.flatMap(metricPaths) where p.root == .item {
+            for p in rule.condition.paths + rule.events.flatMap(eventPaths) + rule.metrics.flatMap(metricPaths) + (rule.dedupeKey?.paths ?? []) where p.root == .item {
                 error(node, "rule '\(rule.name)' uses '\(p)' but has no 'for_each'")
                 break
             }

@@ -55,11 +55,13 @@ public struct RuleTestRunner: Sendable {
         if headers["Content-Type"] == nil { headers.add("Content-Type", "application/json") }
         var verifier: SignatureVerifier?
         if let configured = source.verifier, configured.scheme != .unverified {
-            let secrets = Signer.testSecrets(for: configured.scheme)
-            verifier = SignatureVerifier(scheme: configured.scheme, secrets: [secrets.verifying], tolerance: configured.tolerance)
+            var scheme = configured.scheme
+            if case .basic(let user) = scheme, user.isEmpty { scheme = .basic(user: "test-user") }
+            let secrets = Signer.testSecrets(for: scheme)
+            verifier = SignatureVerifier(scheme: scheme, secrets: [secrets.verifying], tolerance: configured.tolerance, allowedNetworks: configured.allowedNetworks)
             if test.sign {
                 do {
-                    let signed = try Signer(scheme: configured.scheme, secret: secrets.signing).headers(for: test.body, existing: headers, now: now)
+                    let signed = try Signer(scheme: scheme, secret: secrets.signing).headers(for: test.body, existing: headers, now: now)
                     for (n, v) in signed { headers.add(n, v) }
                 } catch {
                     failures.append("cannot sign the test request: \(error)")
@@ -116,8 +118,8 @@ public struct RuleTestRunner: Sendable {
         case (.array(let x), .array(let y)):
             return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
         default:
-            if let n = a.number, let m = b.number, case .number = b { return abs(n - m) < 1e-9 }
-            if let n = a.number, let m = b.number, case .number = a { return abs(n - m) < 1e-9 }
+            if let n = a.number, let m = b.number, case .number = b { return abs(n - m) <= 1e-6 * max(1, abs(n)) }
+            if let n = a.number, let m = b.number, case .number = a { return abs(n - m) <= 1e-6 * max(1, abs(n)) }
             return a.text == b.text
         }
     }

@@ -28,6 +28,15 @@ public struct Template: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The paths a rendering needs: those of expressions without a `default`, `prefix` or `suffix` filter
+    /// (which mark a value as optional).
+    public var requiredPaths: [PayloadPath] {
+        pieces.flatMap { piece -> [PayloadPath] in
+            if case .expression(let e) = piece, !e.filters.contains(where: { [.default, .prefix, .suffix].contains($0.kind) }) { return e.paths }
+            return []
+        }
+    }
+
     /// Parses `source`. The error carries the character offset of the problem within `source`.
     public static func parse(_ source: String) -> Result<Template, TemplateError> {
         var pieces: [Piece] = []

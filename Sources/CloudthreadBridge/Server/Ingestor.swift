@@ -110,20 +110,22 @@ public final class Ingestor: Sendable {
         case .duplicate(let original):
             logger.info("duplicate delivery ignored", metadata: ["webhook.original_delivery": "\(original)"])
             return IngestOutcome(status: 200, body: .object(["outcome": .string("duplicate"), "delivery": .number(Double(original))]), label: "duplicate")
-        case .stored(let id):
+        case .stored(let id, let storedEvents, let storedMetrics):
             logger[metadataKey: "webhook.delivery"] = "\(id)"
             for r in result.explanation.rejected {
                 logger.warning("output rejected at mapping time", metadata: ["rule.name": "\(r.rule)", "reason": "\(r.reason)"])
             }
             switch status {
             case .accepted:
-                metrics.recordsStored(kind: "event", count: result.events.count)
-                metrics.recordsStored(kind: "metric", count: result.metrics.count)
+                metrics.recordsStored(kind: "event", count: storedEvents)
+                metrics.recordsStored(kind: "metric", count: storedMetrics)
                 onStored()
-                logger.info("webhook accepted", metadata: ["webhook.events": "\(result.events.count)", "webhook.metrics": "\(result.metrics.count)"])
+                let skipped = result.events.count + result.metrics.count - storedEvents - storedMetrics
+                logger.info("webhook accepted", metadata: ["webhook.events": "\(storedEvents)", "webhook.metrics": "\(storedMetrics)", "webhook.already_seen": "\(skipped)"])
                 var body: [String: JSONValue] = [
-                    "delivery": .number(Double(id)), "events": .number(Double(result.events.count)), "metrics": .number(Double(result.metrics.count)),
+                    "delivery": .number(Double(id)), "events": .number(Double(storedEvents)), "metrics": .number(Double(storedMetrics)),
                 ]
+                if skipped > 0 { body["already_seen"] = .number(Double(skipped)) }
                 if !result.explanation.rejected.isEmpty { body["rejected"] = Ingestor.rejections(result.explanation) }
                 return IngestOutcome(status: 202, body: .object(body), label: "accepted")
             case .rejected:

@@ -75,7 +75,7 @@ struct StoreTests {
             let task = Task { try await store.run() }
             let result = try await store.record(delivery(key: "same", events: 1))
             if round == 0 {
-                #expect(result == .stored(deliveryId: 1))
+                #expect(result == .stored(deliveryId: 1, events: 1, metrics: 0))
                 // Claimed but never answered: in flight when the process stops.
                 #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10).count == 1)
             } else {

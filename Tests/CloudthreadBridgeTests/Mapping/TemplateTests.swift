@@ -64,8 +64,8 @@ struct TemplateTests {
     @Test(arguments: [
         ("{{ payload.ref", "'{{' is never closed with '}}'", 0),
         ("x }}", "'}}' without an opening '{{'", 2),
-        ("{{ payload.ref | shout }}", "unknown filter 'shout' (filters: default, upper, lower, capitalize, trim, truncate, replace, join, map, first, last, length, json, date, seconds_since, duration, minutes, hours, round, plus, minus, times, divided_by)", 17),
-        ("{{ payload.ref | uper }}", "unknown filter 'uper'; did you mean 'upper'? (filters: default, upper, lower, capitalize, trim, truncate, replace, join, map, first, last, length, json, date, seconds_since, duration, minutes, hours, round, plus, minus, times, divided_by)", 17),
+        ("{{ payload.ref | shout }}", "unknown filter 'shout' (filters: default, upper, lower, capitalize, trim, truncate, replace, join, map, first, last, length, json, split, slice, find, prefix, suffix, date, seconds_since, duration, minutes, hours, round, plus, minus, times, divided_by)", 17),
+        ("{{ payload.ref | uper }}", "unknown filter 'uper'; did you mean 'upper'? (filters: default, upper, lower, capitalize, trim, truncate, replace, join, map, first, last, length, json, split, slice, find, prefix, suffix, date, seconds_since, duration, minutes, hours, round, plus, minus, times, divided_by)", 17),
         ("{{ paylod.ref }}", "unknown path root 'paylod' in 'paylod.ref' (expected one of payload, header, query, item, path, source)", 3),
         ("{{ payload.ref | truncate }}", "filter 'truncate' takes 1 argument, got 0", 17),
         ("{{ payload.ref | truncate \"x\" }}", "filter 'truncate' takes a whole number of characters, like truncate 80", 17),
@@ -118,5 +118,18 @@ struct TimeTests {
         #expect(CloudthreadLimits.clampDescription("short") == "short")
         let exactly = String(repeating: "x", count: 1000)
         #expect(CloudthreadLimits.clampDescription(exactly) == exactly)
+    }
+}
+
+@Suite("More filters")
+struct MoreFilterTests {
+    @Test func splitSliceFindPrefixSuffix() throws {
+        let c = try context(#"{"url":"git@github.com:octo/api.git","sha":"f95f852bd8fca8fc","actor":"","milestones":[{"type":"started","at":"2024-05-01T14:00:00Z"},{"type":"resolved","at":"2024-05-01T14:30:00Z"}],"ns":1714572300123456789}"#)
+        #expect(try render("{{ payload.url | split \"/\" | last | replace \".git\" \"\" }}", c) == "api")
+        #expect(try render("{{ payload.sha | slice 0 7 }}", c) == "f95f852")
+        #expect(try render("{{ payload.milestones | find \"type\" \"resolved\" | json }}", c) == #"{"at":"2024-05-01T14:30:00Z","type":"resolved"}"#)
+        #expect(try render("x{{ payload.actor | prefix \" by \" }}y{{ payload.sha | slice 0 3 | prefix \"#\" | suffix \"!\" }}", c) == "xy#f95!")
+        #expect(try render("{{ payload.ns | date \"yyyy-MM-dd HH:mm\" }}", c) == "2024-05-01 14:05")
+        #expect(JSONValue.number(1.4204548911040023e+18).text == "1420454891104002304")
     }
 }
