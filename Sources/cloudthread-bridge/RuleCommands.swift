@@ -11,7 +11,18 @@ struct Check: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         let target = path ?? MappingsOption().path
         var diagnostics = RuleChecker(environment: env).check(path: target)
-        do { _ = try BridgeConfiguration.fromEnvironment(env) } catch {
+        do {
+            let configuration = try BridgeConfiguration.fromEnvironment(env)
+            // With an API key, team names are checked against Cloudthread's GET /teams.
+            if let key = configuration.apiKey {
+                let loaded = RuleLoader(environment: env).load(path: target)
+                switch await TeamCheck.fetchTeams(baseURL: configuration.apiURL, apiKey: key) {
+                case .success(let teams): diagnostics += RuleChecker.unknownTeams(in: loaded.sources, teams: teams)
+                case .failure(let error):
+                    diagnostics.append(Diagnostic(file: "environment", line: 0, column: 0, severity: .warning, message: "team names not checked: GET /teams failed (\(error))"))
+                }
+            }
+        } catch {
             diagnostics.append(Diagnostic(file: "environment", line: 0, column: 0, severity: .error, message: "\(error)"))
         }
         for d in diagnostics { print(d) }

@@ -15,6 +15,14 @@ public struct SourceDefinition: Sendable {
     public var streamToken: String?
     public var rules: [Rule]
     public var tests: [RuleTest]
+    /// Team names written literally in the file, with their position.
+    public var teamNames: [TeamName] = []
+
+    public struct TeamName: Sendable, Equatable {
+        public var name: String
+        public var line: Int
+        public var column: Int
+    }
 
     public struct Dedupe: Sendable {
         /// Header holding the provider's delivery id.

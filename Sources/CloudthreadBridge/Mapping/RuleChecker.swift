@@ -6,6 +6,17 @@ public struct RuleChecker: Sendable {
 
     public init(environment: [String: String]) { self.environment = environment }
 
+    /// Reports team names that Cloudthread does not know (`teams`: the organisation's team names).
+    public static func unknownTeams(in sources: [SourceDefinition], teams: [String]) -> [Diagnostic] {
+        let known = Set(teams.map { $0.lowercased() })
+        return sources.flatMap { source in
+            source.teamNames.filter { !known.contains($0.name.lowercased()) }.map {
+                Diagnostic(file: source.file, line: $0.line, column: $0.column, severity: .error,
+                           message: "unknown Cloudthread team '\($0.name)'\(suggestion($0.name, teams)) (teams: \(teams.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+
     public func check(path: String) -> [Diagnostic] {
         let loader = RuleLoader(environment: environment)
         let files: [String]

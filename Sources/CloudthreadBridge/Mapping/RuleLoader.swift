@@ -81,7 +81,8 @@ public struct RuleLoader: Sendable {
             reader.error(nil, "the file is empty; a rule file needs at least 'source' and 'verify'")
             return (nil, reader.diagnostics)
         }
-        let source = reader.sourceDefinition(root)
+        var source = reader.sourceDefinition(root)
+        source?.teamNames = reader.teamNames
         return (reader.diagnostics.hasErrors ? nil : source, reader.diagnostics.sorted)
     }
 }
@@ -96,6 +97,8 @@ struct YAMLReader {
     let file: String
     let environment: [String: String]
     var diagnostics: [Diagnostic] = []
+    /// Literal team names, with where they are written (checked against GET /teams by `check`).
+    var teamNames: [SourceDefinition.TeamName] = []
 
     init(file: String, environment: [String: String]) {
         self.file = file
@@ -333,7 +336,11 @@ struct YAMLReader {
     mutating func teamTemplate(_ node: Node, _ text: String) -> Template? {
         let expanded = expand(text).value
         switch Template.parse(expanded) {
-        case .success(let t): return t
+        case .success(let t):
+            if t.isLiteral, case .name(let name)? = TeamRef(text: expanded) {
+                teamNames.append(.init(name: name, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1))
+            }
+            return t
         case .failure(let e):
             error(node, "'team': \(e.message)")
             return nil

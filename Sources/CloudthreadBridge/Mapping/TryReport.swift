@@ -35,6 +35,12 @@ public struct TryReport: Sendable {
         } else {
             out += "outcome: accepted (202); would send:\n"
             for (path, body) in requests { out += "POST \(path)\n\(body)\n" }
+            for name in Set(result.events.compactMap { e -> String? in if case .name(let n)? = e.team { n } else { nil } }).sorted() {
+                out += "note: team '\(name)' is sent as its id, looked up through GET /teams\n"
+            }
+            if !result.metrics.isEmpty {
+                out += "note: metric values are this webhook's alone; live, the bridge sends the hour's aggregate\n"
+            }
         }
         return out
     }
@@ -50,7 +56,6 @@ public struct TryReport: Sendable {
                 return EventsRequest.Item(timestamp: e.timestamp, team_id: teamId, payload: .init(type: e.type, description: e.description, event_url: e.url))
             }
             out.append(("/events", pretty(EventsRequest(data: items))))
-            for e in result.events { if case .name(let n)? = e.team { out.append(("(note)", "team '\(n)' is resolved to its id through GET /teams when sent")) } }
         }
         var groups: [String: [MetricObservation]] = [:]
         var order: [String] = []
