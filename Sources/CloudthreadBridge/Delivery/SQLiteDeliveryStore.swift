@@ -160,7 +160,7 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
         _ = try? await connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
         try await connection.close()
         let stats = commitStats.withLock { $0 }
-        logger.info("store closed", metadata: ["store.commits": "\(stats.commits)", "store.records": "\(stats.records)", "store.largest_group": "\(stats.largest)"])
+        logger.notice("store closed", metadata: ["store.commits": "\(stats.commits)", "store.records": "\(stats.records)", "store.largest_group": "\(stats.largest)"])
     }
 
     /// Group-commit statistics: commits, records committed, largest group.

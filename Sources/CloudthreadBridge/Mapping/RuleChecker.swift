@@ -18,31 +18,14 @@ public struct RuleChecker: Sendable {
     }
 
     public func check(path: String) -> [Diagnostic] {
-        let loader = RuleLoader(environment: environment)
-        let files: [String]
-        do { files = try RuleLoader.ruleFiles(at: path) } catch {
-            return [Diagnostic(file: path, line: 1, column: 1, severity: .error, message: "\(error)")]
-        }
-        var diagnostics: [Diagnostic] = []
-        var seen: [String: String] = [:]
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                diagnostics.append(Diagnostic(file: file, line: 1, column: 1, severity: .error, message: "cannot read the file"))
-                continue
-            }
-            let (source, diags) = loader.load(file: file, text: String(decoding: data, as: UTF8.self))
-            diagnostics += diags
-            guard let source else { continue }
-            if let other = seen[source.name] {
-                diagnostics.append(Diagnostic(file: file, line: 1, column: 1, severity: .error, message: "source '\(source.name)' is already defined in \(other)"))
-            }
-            seen[source.name] = file
+        let result = RuleLoader(environment: environment).load(path: path)
+        var diagnostics = result.diagnostics
+        for source in result.loadedSources {
             if let reason = source.disabledReason {
-                diagnostics.append(Diagnostic(file: file, line: 1, column: 1, severity: .note, message: "source '\(source.name)' would start disabled: \(reason)"))
+                diagnostics.append(Diagnostic(file: source.file, line: 1, column: 1, severity: .note, message: "source '\(source.name)' would start disabled: \(reason)"))
             }
             diagnostics += examplePathWarnings(source)
         }
-        if files.isEmpty { diagnostics.append(Diagnostic(file: path, line: 1, column: 1, severity: .warning, message: "no rule files (*.yaml) found")) }
         return diagnostics.sorted
     }
 

@@ -13,7 +13,10 @@ public struct RuleLoader: Sendable {
 
     /// The result of loading a directory or a file.
     public struct Result: Sendable {
+        /// The sources to run: all of them, or none when any file has an error.
         public var sources: [SourceDefinition]
+        /// Every source whose own file loaded without errors (for `check`, which reports on all of them).
+        public var loadedSources: [SourceDefinition] = []
         public var diagnostics: [Diagnostic]
         public var files: [String]
     }
@@ -61,7 +64,7 @@ public struct RuleLoader: Sendable {
         if files.isEmpty {
             diagnostics.append(Diagnostic(file: path, line: 1, column: 1, severity: .warning, message: "no rule files (*.yaml) found"))
         }
-        return Result(sources: diagnostics.hasErrors ? [] : sources, diagnostics: diagnostics.sorted, files: files)
+        return Result(sources: diagnostics.hasErrors ? [] : sources, loadedSources: sources, diagnostics: diagnostics.sorted, files: files)
     }
 
     /// Loads one rule file's text. The source is nil when there are errors.
