@@ -53,6 +53,12 @@ struct LifecycleTests {
             output += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
         }
         #expect(output.contains("DRY RUN"))
+        // SIGHUP reloads the rule files.
+        kill(process.processIdentifier, SIGHUP)
+        while !output.contains("rules reloaded (SIGHUP)"), Date() < deadline {
+            output += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(output.contains("rules reloaded (SIGHUP)"))
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         output += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
