@@ -20,7 +20,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bridge \
+ && useradd --uid 10001 --user-group --no-create-home --home-dir /data --shell /usr/sbin/nologin bridge \
  && mkdir -p /data /etc/cloudthread-bridge \
  && chown bridge:bridge /data
 COPY --from=build /usr/local/bin/cloudthread-bridge /usr/local/bin/cloudthread-bridge
