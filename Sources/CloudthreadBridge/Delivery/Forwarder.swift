@@ -51,12 +51,19 @@ public final class Forwarder: Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
+            // Find out at start-up whether Cloudthread accepts the API key, so /readyz can say so.
+            if !self.dryRun { await self.probeAPIKey() }
             while !self.state.withLock({ $0.stopping }) {
                 let now = Date()
                 let pausedUntil = self.state.withLock { $0.paused ? $0.pausedUntil : nil }
-                if let pausedUntil, pausedUntil > now {
-                    await self.signal.wait(timeout: .milliseconds(Int(min(pausedUntil.timeIntervalSince(now), 1) * 1000) + 1))
-                    continue
+                if let pausedUntil {
+                    if pausedUntil > now {
+                        await self.signal.wait(timeout: .milliseconds(Int(min(pausedUntil.timeIntervalSince(now), 1) * 1000) + 1))
+                        continue
+                    }
+                    // The pause is over: ask again, even with nothing to send.
+                    await self.probeAPIKey()
+                    if self.isPaused { continue }
                 }
                 do {
                     let items = try await self.store.claimDue(now: now, limit: self.configuration.batchSize * 4)
@@ -78,6 +85,29 @@ public final class Forwarder: Service {
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
             self.signal.notify()
+        }
+    }
+
+    /// `GET /teams` as a check of the API key: 401/403 pause forwarding, success ends a pause.
+    func probeAPIKey() async {
+        switch await client.teams() {
+        case .success:
+            resume()
+        case .failure(let error):
+            if case .unauthorized = error.outcome { _ = await handleFailure(error.outcome, [], endpoint: "teams") }
+        }
+    }
+
+    private func resume() {
+        let resumed = state.withLock { s -> Bool in
+            let was = s.paused
+            s.paused = false
+            s.lastError = nil
+            return was
+        }
+        if resumed {
+            logger.notice("Cloudthread accepts the API key again; forwarding resumed")
+            metrics.setGauge("bridge_forwarder_paused", 0, help: "1 while Cloudthread refuses the API key")
         }
     }
 
@@ -223,7 +253,9 @@ public final class Forwarder: Service {
             }
             logger.critical("\(message)")
             metrics.setGauge("bridge_forwarder_paused", 1, help: "1 while Cloudthread refuses the API key")
-            try? await store.markRetry(items.map(\.id), dueAt: until, error: "HTTP \(status): API key refused", countAttempt: false, now: now)
+            if !items.isEmpty {
+                try? await store.markRetry(items.map(\.id), dueAt: until, error: "HTTP \(status): API key refused", countAttempt: false, now: now)
+            }
             return .stop
         case .retry(let reason, let retryAfter):
             let attempts = items.map(\.attempts).max() ?? 0
@@ -247,16 +279,7 @@ public final class Forwarder: Service {
         } catch {
             logger.error("could not record a successful send; the records may be sent again", metadata: ["error": "\(error)"])
         }
-        let resumed = state.withLock { s -> Bool in
-            let was = s.paused
-            s.paused = false
-            s.lastError = nil
-            return was
-        }
-        if resumed {
-            logger.notice("Cloudthread accepts the API key again; forwarding resumed")
-            metrics.setGauge("bridge_forwarder_paused", 0, help: "1 while Cloudthread refuses the API key")
-        }
+        resume()
         metrics.recordsSent(kind: kind, count: items.count)
         logger.debug("sent to Cloudthread", metadata: ["delivery.records": "\(items.count)", "record.kind": "\(kind)"])
     }

@@ -25,8 +25,27 @@ public struct RuleChecker: Sendable {
                 diagnostics.append(Diagnostic(file: source.file, line: 1, column: 1, severity: .note, message: "source '\(source.name)' would start disabled: \(reason)"))
             }
             diagnostics += examplePathWarnings(source)
+            diagnostics += aggregationWarnings(source)
         }
         return diagnostics.sorted
+    }
+
+    /// Warns when one metric name of a stream is written with several aggregations: Cloudthread keeps one series per
+    /// aggregation, so the charts would show separate lines where one was meant.
+    func aggregationWarnings(_ source: SourceDefinition) -> [Diagnostic] {
+        var seen: [String: (Aggregation, String)] = [:]
+        var out: [Diagnostic] = []
+        for rule in source.rules {
+            for m in rule.metrics where m.name.isLiteral {
+                let key = "\(m.streamToken ?? rule.streamToken ?? source.streamToken ?? "")|\(m.name.description)"
+                if let (agg, other) = seen[key], agg != m.aggregation {
+                    out.append(Diagnostic(file: source.file, line: rule.line, column: 5, severity: .warning, message: "metric '\(m.name.description)' is aggregated with \(m.aggregation.rawValue) here and with \(agg.rawValue) in rule '\(other)'; Cloudthread keeps a separate series per aggregation"))
+                } else if seen[key] == nil {
+                    seen[key] = (m.aggregation, rule.name)
+                }
+            }
+        }
+        return out
     }
 
     /// Warns about `payload.` paths that a rule reads but that no example payload matched by that rule contains.

@@ -133,3 +133,38 @@ struct RuleLoaderTests {
         #expect(v.tolerance == 60)
     }
 }
+
+@Suite("check")
+struct RuleCheckerTests {
+    @Test func warnsAboutMixedAggregationsAndUntestedRulesAndMissingPaths() throws {
+        let yaml = """
+        source: mixed
+        verify: { unverified: true }
+        rules:
+          - name: a
+            when: { payload.kind: deploy }
+            metric: { name: deploys, aggregate: Sum, value: 1 }
+            event: { type: deploy, description: "{{ payload.service }} {{ payload.owner | default \\"nobody\\" }}" }
+          - name: b
+            when: { payload.kind: deploy }
+            metric: { name: deploys, aggregate: Maximum, value: 1 }
+          - name: c
+            when: { payload.kind: never }
+            event: { type: deploy }
+        tests:
+          - name: t
+            body: { kind: deploy }
+            expect: { outcome: accepted }
+        """
+        let dir = NSTemporaryDirectory() + "ctb-check-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try yaml.write(toFile: dir + "/mixed.yaml", atomically: true, encoding: .utf8)
+        let diags = RuleChecker(environment: [:]).check(path: dir).map { $0.description.replacingOccurrences(of: dir + "/", with: "") }
+        #expect(diags == [
+            "mixed.yaml:4:5: warning: rule 'a' reads 'payload.service', which no example payload it matches contains",
+            "mixed.yaml:8:5: warning: metric 'deploys' is aggregated with Maximum here and with Sum in rule 'a'; Cloudthread keeps a separate series per aggregation",
+            "mixed.yaml:11:5: warning: rule 'c' matches none of the file's test payloads; add a test that exercises it",
+        ])
+    }
+}

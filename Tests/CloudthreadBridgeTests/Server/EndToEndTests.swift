@@ -181,6 +181,16 @@ struct EndToEndTests {
         await h.finish()
     }
 
+    @Test func readinessReportsARefusedAPIKeyBeforeAnyWebhook() async throws {
+        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules])
+        h.fake.setAPIKey("someone-rotated-it")
+        try await h.start()
+        await h.eventually("not ready") { (try? await h.get("/readyz"))?.status == 503 }
+        h.fake.setAPIKey("test-api-key")
+        await h.eventually("ready once the key is accepted, with nothing to send") { (try? await h.get("/readyz"))?.status == 200 }
+        await h.finish()
+    }
+
     @Test func aBadRecordIsIsolatedFromItsBatchAndDeadLettered() async throws {
         let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules])
         h.fake.setAPIKey("paused-for-now")

@@ -221,6 +221,30 @@ struct SchemeTests {
         // And a request signed with another secret is refused.
         let other = SignatureVerifier(scheme: scheme, secrets: [Secret(scheme == .unverified ? "" : "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldCE=")])
         if scheme != .unverified { #expect(throws: VerificationError.self) { try other.verify(r) } }
+        // A rotated secret: the old one listed after the new one still verifies.
+        let rotated = SignatureVerifier(scheme: scheme, secrets: [Secret("whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldw=="), secrets.verifying])
+        #expect(throws: Never.self) { try rotated.verify(r) }
+        // Header names are matched case-insensitively.
+        let shouting = IncomingRequest(source: "s", query: query, headers: HeaderBag(headers.map { ($0.name.uppercased(), $0.value) }), body: body)
+        #expect(throws: Never.self) { try v.verify(shouting) }
+        // Without its headers (or query token) the request is refused.
+        if scheme != .unverified {
+            #expect(throws: VerificationError.self) { try v.verify(IncomingRequest(source: "s", headers: HeaderBag(), body: body)) }
+        }
+        // Timestamped schemes refuse a signature made too long ago or too far ahead.
+        let timestamped: Bool
+        switch scheme {
+        case .hmac(let h): timestamped = h.usesTimestamp
+        case .ed25519: timestamped = true
+        default: timestamped = false
+        }
+        if timestamped {
+            for offset in [-400.0, 400.0] {
+                let old = try Signer(scheme: scheme, secret: secrets.signing).headers(for: body, now: Date().addingTimeInterval(offset))
+                let e = #expect(throws: VerificationError.self) { try v.verify(IncomingRequest(source: "s", headers: HeaderBag(old), body: body)) }
+                #expect(e?.reason == (offset < 0 ? .staleTimestamp : .futureTimestamp))
+            }
+        }
     }
 
     @Test func errorsNeverCarryTheSecretOrTheExpectedMAC() {
