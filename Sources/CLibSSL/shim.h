@@ -5,4 +5,6 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #endif

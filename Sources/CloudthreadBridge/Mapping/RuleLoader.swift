@@ -352,7 +352,7 @@ struct YAMLReader {
 
     // MARK: verify
 
-    static let verifyKeys = ["preset", "secrets", "user", "tolerance", "allow_networks", "unverified", "hmac", "token"]
+    static let verifyKeys = ["preset", "secrets", "user", "url", "tolerance", "allow_networks", "unverified", "hmac", "token"]
     static let hmacKeys = ["algorithm", "header", "prefix", "format", "separator", "signature_key", "timestamp_key", "encoding", "signed", "timestamp_header", "secret_format"]
 
     mutating func verification(_ node: Node, into definition: inout SourceDefinition) {
@@ -362,6 +362,7 @@ struct YAMLReader {
         var secretRefs: [String] = []
         var secretsGiven = false
         var user: String?
+        var url: String?
         var userRefs: [String] = []
         var tolerance: TimeInterval = 300
         var networks: [CIDR] = []
@@ -422,6 +423,8 @@ struct YAMLReader {
                         if !value.isEmpty { secrets.append(Secret(value)) }
                     }
                 }
+            case "url":
+                if let s = nonEmptyString(value, what: "'url'") { url = expand(s).value }
             case "user":
                 if let s = string(value, what: "'user'") {
                     let (v, refs) = expand(s)
@@ -446,6 +449,16 @@ struct YAMLReader {
         if schemeNodes > 1 { error(node, "'verify' takes one of 'preset', 'hmac', 'token' or 'unverified'") }
         guard let scheme else {
             if schemeNodes == 0 { error(node, "'verify' needs 'preset', 'hmac', 'token' or 'unverified: true'") }
+            return
+        }
+        if case .urlAndForm(let header, _) = scheme {
+            guard let url, url.hasPrefix("http") else {
+                error(node, "the splunk-oncall preset needs 'url': the webhook URL exactly as configured in Splunk On-Call (it is signed)")
+                return
+            }
+            definition.verifier = SignatureVerifier(scheme: .urlAndForm(header: header, url: url), secrets: secrets, tolerance: tolerance, allowedNetworks: networks)
+            if secrets.isEmpty, secretsGiven { definition.disabledReason = "no secret configured" + (secretRefs.isEmpty ? "" : ": set \(secretRefs.joined(separator: " or "))") }
+            if !secretsGiven { error(node, "'verify' needs 'secrets'") }
             return
         }
         if case .basic = scheme {

@@ -134,6 +134,104 @@ public enum Crypto {
     }
 }
 
+extension Crypto {
+    /// Verifies an RSA PKCS#1 v1.5 signature with a DER (SubjectPublicKeyInfo) public key.
+    public static func rsaVerify(publicKeyDER: [UInt8], signature: [UInt8], message: [UInt8], digest: HMACAlgorithm) -> Bool {
+        let key: OpaquePointer? = publicKeyDER.withUnsafeBufferPointer { buf in
+            var p: UnsafePointer<UInt8>? = buf.baseAddress
+            return d2i_PUBKEY(nil, &p, buf.count)
+        }
+        guard let key else {
+            ERR_clear_error()
+            return false
+        }
+        defer { EVP_PKEY_free(key) }
+        guard EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA, let ctx = EVP_MD_CTX_new() else { return false }
+        defer { EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestVerifyInit(ctx, nil, digest.evp, nil, key) == 1 else {
+            ERR_clear_error()
+            return false
+        }
+        let rc = signature.withUnsafeBufferPointer { s in
+            message.withUnsafeBufferPointer { m in
+                var empty: UInt8 = 0
+                return withUnsafePointer(to: &empty) { e in
+                    EVP_DigestVerify(ctx, s.baseAddress ?? e, s.count, m.baseAddress ?? e, m.count)
+                }
+            }
+        }
+        ERR_clear_error()
+        return rc == 1
+    }
+
+    /// Signs with an RSA private key in DER (PKCS#8 or PKCS#1); used by `sign` and tests.
+    public static func rsaSign(privateKeyDER: [UInt8], message: [UInt8], digest: HMACAlgorithm) -> [UInt8]? {
+        let key: OpaquePointer? = privateKeyDER.withUnsafeBufferPointer { buf in
+            var p: UnsafePointer<UInt8>? = buf.baseAddress
+            return d2i_AutoPrivateKey(nil, &p, buf.count)
+        }
+        guard let key, let ctx = EVP_MD_CTX_new() else { return nil }
+        defer {
+            EVP_PKEY_free(key)
+            EVP_MD_CTX_free(ctx)
+        }
+        guard EVP_DigestSignInit(ctx, nil, digest.evp, nil, key) == 1 else { return nil }
+        var length = 0
+        let ok = message.withUnsafeBufferPointer { m -> Bool in
+            guard EVP_DigestSign(ctx, nil, &length, m.baseAddress, m.count) == 1 else { return false }
+            return true
+        }
+        guard ok else { return nil }
+        var sig = [UInt8](repeating: 0, count: length)
+        let rc = message.withUnsafeBufferPointer { m in
+            sig.withUnsafeMutableBufferPointer { s in EVP_DigestSign(ctx, s.baseAddress, &length, m.baseAddress, m.count) }
+        }
+        return rc == 1 ? Array(sig.prefix(length)) : nil
+    }
+
+    /// Generates an RSA key pair: (private key DER, public key DER). For tests and examples.
+    public static func rsaGenerate(bits: Int32 = 2048) -> (privateDER: [UInt8], publicDER: [UInt8])? {
+        guard let ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nil) else { return nil }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        var key: OpaquePointer?
+        guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) == 1, EVP_PKEY_keygen(ctx, &key) == 1, let key else { return nil }
+        defer { EVP_PKEY_free(key) }
+        func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) -> [UInt8]? {
+            let n = encode(nil)
+            guard n > 0 else { return nil }
+            var out = [UInt8](repeating: 0, count: Int(n))
+            let written = out.withUnsafeMutableBufferPointer { buf -> Int32 in
+                var p: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+                return encode(&p)
+            }
+            return written == n ? out : nil
+        }
+        guard let priv = der({ i2d_PrivateKey(key, $0) }), let pub = der({ i2d_PUBKEY(key, $0) }) else { return nil }
+        return (priv, pub)
+    }
+
+    /// The DER bytes inside a PEM block (`-----BEGIN PUBLIC KEY-----` ...), or nil.
+    public static func pemDecode(_ text: String) -> [UInt8]? {
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let begin = lines.firstIndex(where: { $0.hasPrefix("-----BEGIN ") }),
+            let end = lines.lastIndex(where: { $0.hasPrefix("-----END ") }), end > begin
+        else { return nil }
+        return ByteEncoding.fromBase64(lines[(begin + 1)..<end].joined())
+    }
+
+    /// A PEM block for DER bytes.
+    public static func pemEncode(_ der: [UInt8], label: String) -> String {
+        let b64 = ByteEncoding.base64(der)
+        var lines: [String] = []
+        var rest = Substring(b64)
+        while !rest.isEmpty {
+            lines.append(String(rest.prefix(64)))
+            rest = rest.dropFirst(64)
+        }
+        return "-----BEGIN \(label)-----\n" + lines.joined(separator: "\n") + "\n-----END \(label)-----\n"
+    }
+}
+
 /// Hex and base64 helpers shared by the verifiers and the `sign` command.
 public enum ByteEncoding {
     public static func hex(_ bytes: [UInt8]) -> String {

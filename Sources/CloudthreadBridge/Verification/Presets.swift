@@ -94,6 +94,17 @@ public struct VerificationPreset: Sendable {
         hex("firehydrant", "FireHydrant", header: "fh-signature"),
         hex("grafana", "Grafana alerting (HMAC)", header: "X-Grafana-Alerting-Signature"),
         VerificationPreset(
+            name: "travis", provider: "Travis CI (RSA-SHA1 over the payload field)",
+            scheme: .rsa(header: "Signature", digest: .sha1, formField: "payload"), deliveryIdHeader: nil,
+            secretMeaning: "Travis's PEM public key (from <api host>/config)"),
+        VerificationPreset(
+            name: "drone", provider: "Drone (HTTP Signatures, hmac-sha256 + Digest)", scheme: .httpSignature(header: "Signature"),
+            deliveryIdHeader: nil, secretMeaning: "DRONE_WEBHOOK_SECRET"),
+        VerificationPreset(
+            name: "splunk-oncall", provider: "Splunk On-Call / VictorOps (URL + sorted form, HMAC-SHA1)",
+            scheme: .urlAndForm(header: "X-VictorOps-Signature", url: ""), deliveryIdHeader: nil,
+            secretMeaning: "the webhook auth key; needs verify.url, the webhook URL exactly as configured"),
+        VerificationPreset(
             name: "bearer", provider: "Authorization: Bearer (Alertmanager, Grafana, Jenkins, ...)",
             scheme: .token(header: "Authorization", prefix: "Bearer "), deliveryIdHeader: nil, secretMeaning: "bearer token"),
         VerificationPreset(

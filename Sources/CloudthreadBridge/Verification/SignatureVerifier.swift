@@ -69,6 +69,75 @@ public struct SignatureVerifier: Sendable {
             try verifyEd25519(request, header: header, idHeader: idHeader, timestampHeader: timestampHeader, now: now)
         case .jws(let header, let issuer):
             try verifyJWS(request, header: header, issuer: issuer)
+        case .rsa(let header, let digest, let formField):
+            try verifyRSA(request, header: header, digest: digest, formField: formField)
+        case .httpSignature(let header):
+            try verifyHTTPSignature(request, header: header, now: now)
+        case .urlAndForm(let header, let url):
+            guard let value = request.headers[header], let presented = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces)) else {
+                throw VerificationError(.missingSignature, "signature header '\(header)' is missing or not base64")
+            }
+            let content = Array(Signer.urlAndFormContent(url: url, body: request.body).utf8)
+            var matched = false
+            for secret in secrets where Crypto.constantTimeEquals(presented, Crypto.hmac(.sha1, key: secret.bytes, data: content)) { matched = true }
+            guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not match the URL and parameters") }
+        }
+    }
+
+    // MARK: RSA (Travis CI)
+
+    private func verifyRSA(_ request: IncomingRequest, header: String, digest: HMACAlgorithm, formField: String?) throws {
+        guard let value = request.headers[header], let signature = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces)) else {
+            throw VerificationError(.missingSignature, "signature header '\(header)' is missing or not base64")
+        }
+        var message = request.body
+        if let formField {
+            guard let field = FormDecoding.pairs(String(decoding: request.body, as: UTF8.self)).first(where: { $0.name == formField }) else {
+                throw VerificationError(.badSignature, "the signed form field '\(formField)' is missing")
+            }
+            message = Array(field.value.utf8)
+        }
+        var matched = false
+        for secret in secrets {
+            guard let der = Crypto.pemDecode(secret.string) else { continue }
+            if Crypto.rsaVerify(publicKeyDER: der, signature: signature, message: message, digest: digest) { matched = true }
+        }
+        guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not verify with the configured public keys") }
+    }
+
+    // MARK: HTTP Signatures (Drone)
+
+    private func verifyHTTPSignature(_ request: IncomingRequest, header: String, now: Date) throws {
+        guard let value = request.headers[header], !value.isEmpty else {
+            throw VerificationError(.missingSignature, "signature header '\(header)' is missing")
+        }
+        let params = Signer.httpSignatureParameters(value)
+        guard params["algorithm"]?.lowercased() == "hmac-sha256", let sigText = params["signature"], let signature = ByteEncoding.fromBase64(sigText) else {
+            throw VerificationError(.malformedSignature, "signature header '\(header)' is not an hmac-sha256 HTTP signature")
+        }
+        let names = (params["headers"] ?? "date").lowercased().split(separator: " ").map(String.init)
+        guard names.contains("digest") else {
+            throw VerificationError(.malformedSignature, "the HTTP signature does not cover the Digest header, so it does not bind the body")
+        }
+        var lines: [String] = []
+        for name in names {
+            if name == "(request-target)" {
+                lines.append("(request-target): \(request.method.lowercased()) \(request.path)")
+                continue
+            }
+            guard let v = request.headers[name] else { throw VerificationError(.missingSignature, "header '\(name)' covered by the signature is missing") }
+            lines.append("\(name): \(v)")
+        }
+        var matched = false
+        for secret in secrets where Crypto.constantTimeEquals(signature, Crypto.hmac(.sha256, key: secret.bytes, data: Array(lines.joined(separator: "\n").utf8))) {
+            matched = true
+        }
+        guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not match the signed headers") }
+        guard let digest = request.headers["Digest"], digest.hasPrefix("SHA-256="),
+            let claimed = ByteEncoding.fromBase64(digest.dropFirst(8)), Crypto.constantTimeEquals(claimed, Crypto.sha256(request.body))
+        else { throw VerificationError(.badSignature, "the Digest header does not match the body") }
+        if names.contains("date"), let date = request.headers["Date"].flatMap(Signer.parseHTTPDate) {
+            try checkTimestamp(String(date.timeIntervalSince1970), now: now)
         }
     }
 

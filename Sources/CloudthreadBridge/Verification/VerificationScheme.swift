@@ -95,6 +95,15 @@ public enum VerificationScheme: Sendable, Equatable {
     case ed25519(header: String, idHeader: String, timestampHeader: String)
     /// Netlify: a compact JWS (HS256) whose `sha256` claim is the hex SHA-256 of the body, `iss` netlify.
     case jws(header: String, issuer: String)
+    /// An RSA PKCS#1 v1.5 signature (base64) over a form field, or the body when `formField` is nil
+    /// (Travis CI: SHA-1 over the `payload` field). The secrets are PEM public keys.
+    case rsa(header: String, digest: HMACAlgorithm, formField: String?)
+    /// draft-cavage HTTP Signatures with `hmac-sha256` over the listed headers, whose `Digest` header
+    /// (`SHA-256=<base64>`) must match the body (Drone). A `Date` header, when signed, is checked for freshness.
+    case httpSignature(header: String)
+    /// base64 HMAC-SHA1 of the webhook URL exactly as configured, followed by every form parameter's key and
+    /// value sorted by key (Splunk On-Call / VictorOps).
+    case urlAndForm(header: String, url: String)
     /// No verification, which a rule file must declare explicitly.
     case unverified
 }

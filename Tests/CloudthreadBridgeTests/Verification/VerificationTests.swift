@@ -188,6 +188,49 @@ struct SchemeTests {
         #expect(reason(v, request([("X-Webhook-Signature", none)], body)) == .malformedSignature)
     }
 
+    @Test func droneDocsVectorThroughTheVerifier() {
+        // Drone's published example: the signature over date and digest verifies; the body is not published, so
+        // the Digest check (which binds the body) is what refuses this request.
+        let v = verifier("drone", ["a34999ae0599f579eca8582058b46eee"])
+        let headers = [
+            ("Date", "Fri, 15 Jul 2022 18:47:25 GMT"), ("Digest", "SHA-256=wyFE2yWKPBpOLHuIVBHf4oD21wY4yINZZzoyR9jB6xo="),
+            ("Signature", #"keyId="hmac-key",algorithm="hmac-sha256",signature="ObOcdsOSyYMy+0DDlg6X1naqPYY0qe59OrHmjv6Hav0=",headers="date digest""#),
+        ]
+        do {
+            try v.verify(request(headers, "{}"), now: Date(timeIntervalSince1970: 1_657_910_845))
+            Issue.record("accepted a body that does not match the Digest")
+        } catch let e as VerificationError {
+            #expect(e.detail == "the Digest header does not match the body")
+        } catch {}
+        let wrongKey = verifier("drone", ["another-key"])
+        #expect(reason(wrongKey, request(headers, "{}"), now: Date(timeIntervalSince1970: 1_657_910_845)) == .badSignature)
+        // Without digest among the signed headers the body is not bound: refused.
+        let unbound = [headers[0], headers[1], ("Signature", #"keyId="k",algorithm="hmac-sha256",signature="ObOcdsOSyYMy+0DDlg6X1naqPYY0qe59OrHmjv6Hav0=",headers="date""#)]
+        #expect(reason(v, request(unbound, "{}")) == .malformedSignature)
+    }
+
+    @Test func splunkOnCallSignsTheURLAndSortedParameters() throws {
+        let v = SignatureVerifier(scheme: .urlAndForm(header: "X-VictorOps-Signature", url: "https://bridge.example.com/hooks/splunk-oncall"), secrets: [Secret("auth-key")])
+        let form = [("Content-Type", "application/x-www-form-urlencoded"), ("X-VictorOps-Signature", "i/HJyzSEbYV+Xzcz4srxixZoM0g=")]
+        #expect(reason(v, request(form, "b=2&a=1&c=x+y")) == nil)
+        #expect(reason(v, request(form, "b=2&a=1&c=x+z")) == .badSignature)
+        let elsewhere = SignatureVerifier(scheme: .urlAndForm(header: "X-VictorOps-Signature", url: "https://bridge.example.com/hooks/splunk-oncall/"), secrets: [Secret("auth-key")])
+        #expect(reason(elsewhere, request(form, "b=2&a=1&c=x+y")) == .badSignature)
+    }
+
+    @Test func travisRSASHA1OverThePayloadField() throws {
+        let pair = try #require(Crypto.rsaGenerate(bits: 2048))
+        let payload = #"{"id":1,"state":"passed"}"#
+        let body = "payload=" + payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let sig = try #require(Crypto.rsaSign(privateKeyDER: pair.privateDER, message: Array(payload.utf8), digest: .sha1))
+        let v = verifier("travis", [Crypto.pemEncode(pair.publicDER, label: "PUBLIC KEY")])
+        #expect(reason(v, request([("Signature", ByteEncoding.base64(sig))], body)) == nil)
+        // A SHA-256 signature is not what Travis sends: refused.
+        let sha256 = try #require(Crypto.rsaSign(privateKeyDER: pair.privateDER, message: Array(payload.utf8), digest: .sha256))
+        #expect(reason(v, request([("Signature", ByteEncoding.base64(sha256))], body)) == .badSignature)
+        #expect(reason(v, request([("Signature", ByteEncoding.base64(sig))], body.replacingOccurrences(of: "passed", with: "failed"))) == .badSignature)
+    }
+
     @Test func allowListRestrictsClientAddresses() throws {
         var v = verifier("bearer", ["t"])
         v.allowedNetworks = [try #require(CIDR("192.30.252.0/22")), try #require(CIDR("2a0a:a440::/29"))]
@@ -201,8 +244,9 @@ struct SchemeTests {
     @Test(arguments: VerificationPreset.all.map(\.name))
     func everyPresetVerifiesWhatItsSignerProduces(preset: String) throws {
         let p = try #require(VerificationPreset.named(preset))
-        let body = Array(#"{"hello":"world"}"#.utf8)
         var scheme = p.scheme
+        var body = Array(#"{"hello":"world"}"#.utf8)
+        if case .rsa(_, _, _?) = scheme { body = Array("payload=%7B%22hello%22%3A%22world%22%7D".utf8) }
         if case .basic = scheme { scheme = .basic(user: "u") }
         let secrets = Signer.testSecrets(for: scheme)
         var headers = try Signer(scheme: scheme, secret: secrets.signing).headers(for: body)
@@ -213,13 +257,15 @@ struct SchemeTests {
         #expect(throws: Never.self) { try v.verify(r) }
         // The same request with a different body is refused, except for schemes that do not sign the body.
         var tampered = r
-        tampered.body = Array(#"{"hello":"mars"}"#.utf8)
+        tampered.body = body.map { $0 == UInt8(ascii: "w") ? UInt8(ascii: "m") : $0 }
         switch scheme {
-        case .hmac, .ed25519, .jws: #expect(throws: VerificationError.self) { try v.verify(tampered) }
+        case .hmac, .ed25519, .jws, .rsa, .httpSignature: #expect(throws: VerificationError.self) { try v.verify(tampered) }
         default: break
         }
         // And a request signed with another secret is refused.
-        let other = SignatureVerifier(scheme: scheme, secrets: [Secret(scheme == .unverified ? "" : "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldCE=")])
+        var otherSecret = Secret(scheme == .unverified ? "" : "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldCE=")
+        if case .rsa = scheme, let pair = Crypto.rsaGenerate(bits: 1024) { otherSecret = Secret(Crypto.pemEncode(pair.publicDER, label: "PUBLIC KEY")) }
+        let other = SignatureVerifier(scheme: scheme, secrets: [otherSecret])
         if scheme != .unverified { #expect(throws: VerificationError.self) { try other.verify(r) } }
         // A rotated secret: the old one listed after the new one still verifies.
         let rotated = SignatureVerifier(scheme: scheme, secrets: [Secret("whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldw=="), secrets.verifying])
@@ -235,7 +281,7 @@ struct SchemeTests {
         let timestamped: Bool
         switch scheme {
         case .hmac(let h): timestamped = h.usesTimestamp
-        case .ed25519: timestamped = true
+        case .ed25519, .httpSignature: timestamped = true
         default: timestamped = false
         }
         if timestamped {
