@@ -96,10 +96,12 @@ struct Filter: Sendable {
             if case .array(let a) = value { return .string(a.map(\.text).filter { !$0.isEmpty }.joined(separator: sep)) }
             return value
         case .map:
-            guard case .array(let a) = value, case .literal(.string(let key)) = arguments[0],
-                case .success(let path) = PayloadPath.parse("item." + key)
-            else { return value }
-            return .array(a.compactMap { element in path.resolve(in: context.with(item: element)) })
+            guard case .literal(.string(let key)) = arguments[0], case .success(let path) = PayloadPath.parse("item." + key) else { return value }
+            switch value {
+            case .array(let a)?: return .array(a.compactMap { element in path.resolve(in: context.with(item: element)) })
+            case .object?: return path.resolve(in: context.with(item: value!))  // one object: its field
+            default: return value
+            }
         case .find:
             guard case .array(let a) = value, case .literal(.string(let key)) = arguments[0],
                 case .success(let path) = PayloadPath.parse("item." + key)
