@@ -54,12 +54,6 @@ public struct MetricObservation: Sendable, Codable, Equatable {
     public var rule: String
     /// Per-item de-duplication key (a rule's `dedupe_key`), when the rule has one.
     public var dedupeKey: String? = nil
-
-    /// The upsert key Cloudthread uses (metric, aggregation, dimensions) plus the stream and hour.
-    public var aggregateKey: String {
-        let dims = dimensions.keys.sorted().map { "\(JSONValue.quote($0)):\(JSONValue.quote(dimensions[$0]!))" }.joined(separator: ",")
-        return "\(streamToken)\u{1f}\(name)\u{1f}\(aggregation.rawValue)\u{1f}{\(dims)}\u{1f}\(hour)"
-    }
 }
 
 /// What a webhook produced.

@@ -81,8 +81,6 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         }
     }
 
-    public var isNull: Bool { self == .null }
-
     /// Truthiness used by `exists`-style checks and `default`.
     public var isEmptyValue: Bool {
         switch self {

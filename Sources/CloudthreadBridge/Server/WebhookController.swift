@@ -38,7 +38,8 @@ struct WebhookController {
             query: IncomingRequest.parseQuery(request.uri.query), headers: headers, body: Array(buffer.readableBytesView),
             clientAddress: context.remoteAddress, receivedAt: Date())
         let outcome = await ingestor.ingest(incoming, subpath: subpath)
-        ingestor.metrics.observeWebhookDuration(Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds))
+        let elapsed = (ContinuousClock.now - started).components
+        ingestor.metrics.observeWebhookDuration(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         return Self.json(outcome.status, outcome.body)
     }
 

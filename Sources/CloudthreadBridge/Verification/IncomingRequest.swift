@@ -16,12 +16,6 @@ public struct HeaderBag: Sendable, Sequence {
         return fields.first { $0.name.lowercased() == lower }?.value
     }
 
-    /// All values of the header `name`.
-    public func values(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
-    }
-
     public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
