@@ -1,12 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// One library target per stage of a webhook's path; a target imports only targets above it in this list
+// (see docs/architecture.md). The compiler enforces the direction.
 let package = Package(
     name: "cloudthread-bridge",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cloudthread-bridge", targets: ["cloudthread-bridge"]),
-        .library(name: "CloudthreadBridge", targets: ["CloudthreadBridge"]),
+        .library(name: "BridgeServer", targets: ["BridgeServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -19,35 +21,94 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
+        // libcrypto shim: HMAC, CRYPTO_memcmp, EVP signature verification.
         .systemLibrary(
             name: "CLibSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Shared vocabulary: JSON value, time, secrets, Cloudthread records, explanations, metrics protocol.
+        .target(name: "BridgeCore"),
+        // Verification schemes and provider presets.
+        .target(name: "BridgeVerification", dependencies: ["BridgeCore", "CLibSSL"]),
+        // Rule files: model, loader and diagnostics, conditions, templates, rule tests.
         .target(
-            name: "CloudthreadBridge",
+            name: "BridgeMapping",
+            dependencies: ["BridgeCore", "BridgeVerification", .product(name: "Yams", package: "Yams")]
+        ),
+        // Cloudthread's API: client, teams, dry run.
+        .target(
+            name: "BridgeCloudthread",
             dependencies: [
-                "CLibSSL",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "BridgeCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The ingest pipeline (HTTP-free), the store protocol, the SQLite store and the forwarder.
+        .target(
+            name: "BridgeDelivery",
+            dependencies: [
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ]
         ),
+        // The HTTP edge, admin API, health, metrics, configuration and service wiring.
+        .target(
+            name: "BridgeServer",
+            dependencies: [
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Client side for CI steps: build, sign and post a webhook (`sign`, `send`).
+        .target(
+            name: "BridgeCI",
+            dependencies: [
+                "BridgeCore", "BridgeVerification",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // The CLI: glue only.
         .executableTarget(
             name: "cloudthread-bridge",
             dependencies: [
-                "CloudthreadBridge",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                "BridgeServer", "BridgeCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
+        .testTarget(
+            name: "BridgeVerificationTests",
+            dependencies: ["BridgeCore", "BridgeVerification"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "BridgeMappingTests",
+            dependencies: ["BridgeCore", "BridgeVerification", "BridgeMapping"]
+        ),
+        .testTarget(
+            name: "BridgeDeliveryTests",
+            dependencies: [
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
-            name: "CloudthreadBridgeTests",
+            name: "BridgeServerTests",
             dependencies: [
-                "CloudthreadBridge",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                "BridgeServer", "BridgeCI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")]

@@ -1,5 +1,6 @@
 import ArgumentParser
-import CloudthreadBridge
+import BridgeMapping
+import BridgeServer
 import Foundation
 import Logging
 

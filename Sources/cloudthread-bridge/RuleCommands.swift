@@ -1,5 +1,9 @@
 import ArgumentParser
-import CloudthreadBridge
+import BridgeCloudthread
+import BridgeCore
+import BridgeMapping
+import BridgeServer
+import BridgeVerification
 import Foundation
 
 struct Check: AsyncParsableCommand {

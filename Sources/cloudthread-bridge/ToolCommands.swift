@@ -1,5 +1,10 @@
 import ArgumentParser
-import CloudthreadBridge
+import BridgeCI
+import BridgeCore
+import BridgeDelivery
+import BridgeMapping
+import BridgeServer
+import BridgeVerification
 import Foundation
 import Logging
 

@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import BridgeCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// `CloudthreadClient` over async-http-client. Every request carries `x-api-key`.
+public struct HTTPCloudthreadClient: CloudthreadClient {
+    let httpClient: HTTPClient
+    let baseURL: String
+    let apiKey: Secret
+    let timeout: TimeAmount
+
+    public init(httpClient: HTTPClient, baseURL: String, apiKey: Secret, timeout: TimeAmount = .seconds(30)) {
+        self.httpClient = httpClient
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.apiKey = apiKey
+        self.timeout = timeout
+    }
+
+    public func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
+        await send(method: .POST, path: "/events", body: CloudthreadJSON.encode(request)).outcome
+    }
+
+    public func ingest(_ request: IngestRequest) async -> CloudthreadOutcome {
+        await send(method: .POST, path: "/streams/ingest", body: CloudthreadJSON.encode(request)).outcome
+    }
+
+    public func teams() async -> Result<[CloudthreadTeam], CloudthreadClientError> {
+        let (outcome, body) = await send(method: .GET, path: "/teams", body: nil)
+        guard outcome == .accepted else { return .failure(CloudthreadClientError(outcome: outcome)) }
+        guard let teams = CloudthreadJSON.decodeTeams(body) else {
+            return .failure(CloudthreadClientError(outcome: .retry(reason: "GET /teams answered with a body that is not a list of teams", retryAfter: nil)))
+        }
+        return .success(teams)
+    }
+
+    func send(method: HTTPMethod, path: String, body: [UInt8]?) async -> (outcome: CloudthreadOutcome, body: [UInt8]) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "x-api-key", value: apiKey.string)
+        request.headers.add(name: "User-Agent", value: "cloudthread-bridge")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await httpClient.execute(request, timeout: timeout)
+            let buffer = try await response.body.collect(upTo: 1 << 20)
+            let bytes = Array(buffer.readableBytesView)
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap { HTTPCloudthreadClient.parseRetryAfter($0) }
+            let outcome = CloudthreadOutcome.classify(status: Int(response.status.code), body: String(decoding: bytes, as: UTF8.self), retryAfter: retryAfter)
+            return (outcome, bytes)
+        } catch {
+            return (.retry(reason: "network: \(HTTPCloudthreadClient.describe(error))", retryAfter: nil), [])
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? HTTPClientError { return e.shortDescription }
+        return String(describing: type(of: error))
+    }
+
+    /// `Retry-After` as delta-seconds or an HTTP date.
+    public static func parseRetryAfter(_ value: String, now: Date = Date()) -> TimeInterval? {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        if let n = Double(v), n >= 0 { return n }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: v) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+}
+
+/// Dry run: nothing leaves the machine; each request that would be sent is logged as its exact JSON and
+/// kept (the last 100) for the admin API.
+public final class DryRunCloudthreadClient: CloudthreadClient, @unchecked Sendable {
+    let logger: Logger
+    private let lock = NSLock()
+    private var recent: [(path: String, body: String)] = []
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public var sent: [(path: String, body: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recent
+    }
+
+    func record(_ path: String, _ body: [UInt8]) {
+        let text = String(decoding: body, as: UTF8.self)
+        logger.info("dry run: would send POST \(path)", metadata: ["cloudthread.path": .string(path), "cloudthread.body": .string(text)])
+        lock.lock()
+        recent.append((path, text))
+        if recent.count > 100 { recent.removeFirst(recent.count - 100) }
+        lock.unlock()
+    }
+
+    public func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
+        record("/events", CloudthreadJSON.encode(request))
+        return .accepted
+    }
+
+    public func ingest(_ request: IngestRequest) async -> CloudthreadOutcome {
+        var shown = request
+        shown.data_stream_token = "<redacted>"
+        record("/streams/ingest", CloudthreadJSON.encode(shown))
+        return .accepted
+    }
+
+    public func teams() async -> Result<[CloudthreadTeam], CloudthreadClientError> { .success([]) }
+}

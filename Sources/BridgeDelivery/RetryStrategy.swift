@@ -1,0 +1,21 @@
+import Foundation
+
+/// When to try a failed send again.
+public struct RetryStrategy: Sendable {
+    public var base: TimeInterval
+    public var cap: TimeInterval
+    /// Lower bound so that a jitter close to zero does not spin.
+    public var floor: TimeInterval
+
+    /// Exponential backoff with full jitter: a uniformly random delay in [floor, min(cap, base·2^attempt)].
+    public static func exponentialJitter(base: TimeInterval = 1, cap: TimeInterval = 300, floor: TimeInterval = 0.2) -> RetryStrategy {
+        RetryStrategy(base: base, cap: cap, floor: floor)
+    }
+
+    /// The delay before attempt `attempt + 1`; a `Retry-After` from the API wins but is capped.
+    public func delay(attempt: Int, retryAfter: TimeInterval?) -> TimeInterval {
+        if let retryAfter { return min(max(retryAfter, floor), cap) }
+        let ceiling = min(cap, base * pow(2, Double(min(attempt, 30))))
+        return max(floor, Double.random(in: 0...max(ceiling, floor)))
+    }
+}

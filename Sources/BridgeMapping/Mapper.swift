@@ -1,0 +1,192 @@
+import BridgeCore
+import BridgeVerification
+import Foundation
+
+/// The result of mapping one request through its source's rules.
+public struct MappingResult: Sendable {
+    public var records: [OutputRecord]
+    public var explanation: Explanation
+    /// The content dedupe key, when the source defines one.
+    public var contentKey: String?
+
+    public var events: [EventRecord] { records.compactMap { if case .event(let e) = $0 { e } else { nil } } }
+    public var metrics: [MetricObservation] { records.compactMap { if case .metric(let m) = $0 { m } else { nil } } }
+}
+
+/// Applies a source's rules to a request.
+public struct Mapper: Sendable {
+    /// Stream token used by metrics that name none.
+    public var defaultStreamToken: String?
+    /// In dry-run mode a metric without any stream token is still produced (token `dry-run`), so that
+    /// what would be sent can be seen.
+    public var dryRun: Bool
+
+    public init(defaultStreamToken: String?, dryRun: Bool = false) {
+        self.defaultStreamToken = defaultStreamToken
+        self.dryRun = dryRun
+    }
+
+    /// Parses a body: JSON, or a form with a `payload=` JSON field (GitHub, Travis), or other form fields as an object.
+    /// An empty body is an empty object.
+    public static func parseBody(_ request: IncomingRequest) throws -> JSONValue {
+        let body = request.body
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return .object([:]) }
+        let contentType = request.headers["Content-Type"]?.lowercased() ?? ""
+        let first = body.first { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }
+        let looksLikeJSON = first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        if contentType.hasPrefix("application/x-www-form-urlencoded") && !looksLikeJSON {
+            let pairs = FormDecoding.pairs(String(decoding: body, as: UTF8.self))
+            if let payload = pairs.first(where: { $0.name == "payload" }) {
+                do {
+                    return try JSONValue.parse(Array(payload.value.utf8))
+                } catch {
+                    throw MappingError.malformedBody("the payload field: \(error)")
+                }
+            }
+            var object: [String: JSONValue] = [:]
+            for p in pairs { object[p.name] = .string(p.value) }
+            return .object(object)
+        }
+        do {
+            return try JSONValue.parse(body)
+        } catch {
+            throw MappingError.malformedBody(error.description)
+        }
+    }
+
+    /// Maps `request` (already verified) through `source`.
+    /// - Throws: `MappingError.malformedBody` when the body cannot be parsed.
+    public func map(_ request: IncomingRequest, source: SourceDefinition, subpath: String = "") throws -> MappingResult {
+        let payload = try Mapper.parseBody(request)
+        let context = MappingContext(request: request, payload: payload, subpath: subpath)
+        var explanation = Explanation(source: source.name)
+        var records: [OutputRecord] = []
+        for rule in source.rules {
+            var trace = Explanation.RuleTrace(rule: rule.name, matched: false, checks: [], items: nil, events: 0, metrics: 0)
+            var contexts: [MappingContext] = []
+            if let forEach = rule.forEach {
+                let list = context.lookup(forEach)
+                guard case .array(let elements)? = list else {
+                    trace.checks.append(Condition.Check(path: forEach.description, expectation: "is a list (for_each)", seen: list.map { Condition.abbreviate($0) }, passed: false))
+                    explanation.rules.append(trace)
+                    continue
+                }
+                trace.items = elements.count
+                for element in elements {
+                    let itemContext = context.with(item: element)
+                    if rule.condition.evaluate(itemContext, checks: &trace.checks) { contexts.append(itemContext) }
+                }
+            } else if rule.condition.evaluate(context, checks: &trace.checks) {
+                contexts.append(context)
+            }
+            trace.matched = !contexts.isEmpty
+            for ctx in contexts {
+                var itemKey: String?
+                if let keyTemplate = rule.dedupeKey, let k = try? keyTemplate.render(ctx), !k.isEmpty { itemKey = "\(rule.name):\(k)" }
+                for template in rule.events {
+                    switch render(template, rule: rule, source: source, ctx) {
+                    case .success(var e):
+                        e.dedupeKey = itemKey
+                        records.append(.event(e))
+                        trace.events += 1
+                    case .failure(let reason):
+                        explanation.rejected.append(.init(rule: rule.name, reason: reason.description))
+                    }
+                }
+                for template in rule.metrics {
+                    switch render(template, rule: rule, source: source, ctx) {
+                    case .success(var m?):
+                        m.dedupeKey = itemKey
+                        records.append(.metric(m))
+                        trace.metrics += 1
+                    case .success(nil):
+                        explanation.notes.append("rule '\(rule.name)': metric skipped, no data stream token configured (set CLOUDTHREAD_STREAM_TOKEN or stream_token)")
+                    case .failure(let reason):
+                        explanation.rejected.append(.init(rule: rule.name, reason: reason.description))
+                    }
+                }
+            }
+            explanation.rules.append(trace)
+        }
+        var contentKey: String?
+        if let keyTemplate = source.dedupe.key {
+            let key = (try? keyTemplate.render(context)) ?? ""
+            if !key.isEmpty { contentKey = key }
+        }
+        return MappingResult(records: records, explanation: explanation, contentKey: contentKey)
+    }
+
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private func time(_ template: Template?, _ ctx: MappingContext, what: String) throws -> String {
+        guard let template else { return CloudthreadTime.hour(ctx.request.receivedAt) }
+        let value: JSONValue?
+        do { value = try template.value(ctx) } catch { throw Invalid(description: "\(what) time: \(error)") }
+        guard let value, !value.isEmptyValue else { return CloudthreadTime.hour(ctx.request.receivedAt) }
+        guard let date = TimeParsing.parse(value) else {
+            throw Invalid(description: "\(what) time '\(value.text.prefix(60))' from \(template) is not RFC 3339 or epoch seconds/milliseconds")
+        }
+        return CloudthreadTime.hour(date)
+    }
+
+    private func text(_ template: Template?, _ ctx: MappingContext, what: String) throws -> String? {
+        guard let template else { return nil }
+        do {
+            let s = try template.render(ctx).trimmingCharacters(in: .whitespacesAndNewlines)
+            return s.isEmpty ? nil : s
+        } catch {
+            throw Invalid(description: "\(what): \(error)")
+        }
+    }
+
+    func render(_ t: EventTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<EventRecord, Invalid> {
+        do {
+            guard let type = try text(t.type, ctx, what: "event type") else {
+                throw Invalid(description: "event type from \(t.type) is empty")
+            }
+            let timestamp = try time(t.time, ctx, what: "event")
+            var description = try text(t.description, ctx, what: "event description")
+            if let d = description { description = CloudthreadLimits.clampDescription(d) }
+            let url = try text(t.url, ctx, what: "event url")
+            if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+                throw Invalid(description: "event url '\(url.prefix(80))' is not an http(s) URL")
+            }
+            let teamText = try text(t.team ?? rule.team ?? source.team, ctx, what: "event team")
+            return .success(EventRecord(timestamp: timestamp, team: teamText.flatMap(TeamRef.init(text:)), type: type, description: description, url: url, rule: rule.name))
+        } catch let e as Invalid {
+            return .failure(e)
+        } catch {
+            return .failure(Invalid(description: "\(error)"))
+        }
+    }
+
+    func render(_ t: MetricTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<MetricObservation?, Invalid> {
+        do {
+            guard let name = try text(t.name, ctx, what: "metric name") else {
+                throw Invalid(description: "metric name from \(t.name) is empty")
+            }
+            let raw: JSONValue?
+            do { raw = try t.value.value(ctx) } catch { throw Invalid(description: "metric '\(name)' value: \(error)") }
+            guard let value = raw?.number, value.isFinite else {
+                throw Invalid(description: "metric '\(name)' value \(raw.map { "'\($0.text.prefix(40))'" } ?? "(absent)") from \(t.value) is not a number")
+            }
+            var dimensions: [String: String] = [:]
+            for (key, template) in t.dimensions {
+                dimensions[key] = try text(template, ctx, what: "dimension '\(key)'") ?? ""
+            }
+            guard dimensions.count <= CloudthreadLimits.maxDimensions else {
+                throw Invalid(description: "metric '\(name)' has \(dimensions.count) dimensions; Cloudthread accepts at most 10")
+            }
+            let hour = try time(t.time, ctx, what: "metric")
+            let token = t.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken ?? (dryRun ? "dry-run" : nil)
+            guard let token, !token.isEmpty else { return .success(nil) }
+            return .success(MetricObservation(streamToken: token, name: name, aggregation: t.aggregation, value: value, dimensions: dimensions, hour: hour, rule: rule.name))
+        } catch let e as Invalid {
+            return .failure(e)
+        } catch {
+            return .failure(Invalid(description: "\(error)"))
+        }
+    }
+}

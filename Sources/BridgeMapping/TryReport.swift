@@ -1,0 +1,84 @@
+import BridgeCore
+import BridgeVerification
+import Foundation
+
+/// The text `cloudthread-bridge try` prints: each rule, whether it matched and what each condition saw,
+/// then the exact Cloudthread requests that would be sent.
+public struct TryReport: Sendable {
+    public var mapper: Mapper
+
+    public init(mapper: Mapper) { self.mapper = mapper }
+
+    public func render(_ request: IncomingRequest, source: SourceDefinition, subpath: String = "") -> String {
+        var out = "source \(source.name) (\(source.file))\n"
+        let result: MappingResult
+        do {
+            result = try mapper.map(request, source: source, subpath: subpath)
+        } catch {
+            return out + "refused: \(error)\n"
+        }
+        for trace in result.explanation.rules {
+            let verdict = trace.matched ? "MATCHED" : "no match"
+            var counts = ""
+            if trace.matched { counts = " -> \(trace.events) event\(trace.events == 1 ? "" : "s"), \(trace.metrics) metric\(trace.metrics == 1 ? "" : "s")" }
+            if let items = trace.items { counts += " (for_each over \(items) item\(items == 1 ? "" : "s"))" }
+            out += "rule \(trace.rule): \(verdict)\(counts)\n"
+            if trace.checks.isEmpty { out += "  (no conditions)\n" }
+            for check in trace.checks {
+                out += "  \(check.passed ? "ok  " : "FAIL") \(check.path) \(check.expectation); saw \(check.seen ?? "nothing (absent)")\n"
+            }
+        }
+        for r in result.explanation.rejected { out += "rejected (rule \(r.rule)): \(r.reason)\n" }
+        for n in result.explanation.notes { out += "note: \(n)\n" }
+        if let key = result.contentKey { out += "dedupe key: \(key)\n" }
+        let requests = TryReport.requests(for: result)
+        if requests.isEmpty {
+            out += "outcome: \(result.explanation.rejected.isEmpty ? "ignored (202)" : "rejected (422)"); nothing would be sent\n"
+        } else {
+            out += "outcome: accepted (202); would send:\n"
+            for (path, body) in requests { out += "POST \(path)\n\(body)\n" }
+            for name in Set(result.events.compactMap { e -> String? in if case .name(let n)? = e.team { n } else { nil } }).sorted() {
+                out += "note: team '\(name)' is sent as its id, looked up through GET /teams\n"
+            }
+            if !result.metrics.isEmpty {
+                out += "note: metric values are this webhook's alone; live, the bridge sends the hour's aggregate\n"
+            }
+        }
+        return out
+    }
+
+    /// The Cloudthread requests for a mapping result (metric values as this webhook alone would set them;
+    /// live, the bridge sends the hour's aggregate). Stream tokens are shown redacted.
+    public static func requests(for result: MappingResult) -> [(String, String)] {
+        var out: [(String, String)] = []
+        if !result.events.isEmpty {
+            let items = result.events.map { e -> EventsRequest.Item in
+                var teamId: Int?
+                if case .id(let n)? = e.team { teamId = n }
+                return EventsRequest.Item(timestamp: e.timestamp, team_id: teamId, payload: .init(type: e.type, description: e.description, event_url: e.url))
+            }
+            out.append(("/events", pretty(EventsRequest(data: items))))
+        }
+        var groups: [String: [MetricObservation]] = [:]
+        var order: [String] = []
+        for m in result.metrics {
+            let k = m.aggregation.rawValue
+            if groups[k] == nil { order.append(k) }
+            groups[k, default: []].append(m)
+        }
+        for k in order {
+            let ms = groups[k]!
+            let req = IngestRequest(data_stream_token: "<redacted>", metric_agg_func: k, data: ms.map {
+                IngestRequest.Point(timestamp: $0.hour, metric_name: $0.name, metric_value: $0.value, custom_dimensions: $0.dimensions.isEmpty ? nil : $0.dimensions)
+            })
+            out.append(("/streams/ingest", pretty(req)))
+        }
+        return out
+    }
+
+    static func pretty<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+}

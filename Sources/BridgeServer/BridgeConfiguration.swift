@@ -1,0 +1,83 @@
+import BridgeCore
+import BridgeDelivery
+import Foundation
+import Logging
+
+/// Everything `serve` needs, built from flags and environment by the executable; tests construct it directly.
+public struct BridgeConfiguration: Sendable {
+    /// - `BRIDGE_HOST` (string, default `0.0.0.0`): address to listen on.
+    public var host: String = "0.0.0.0"
+    /// - `BRIDGE_PORT` (int, default 8080): port; 0 picks a free one.
+    public var port: Int = 8080
+    /// - `BRIDGE_MAPPINGS` (path, default `./mappings`): rule files.
+    public var mappingsPath: String = "./mappings"
+    /// - `BRIDGE_DATA_DIR` (path, default `./data`): where the SQLite database lives.
+    public var dataDirectory: String = "./data"
+    /// - `CLOUDTHREAD_API_URL` (URL, default `https://api.cloudthread.io`).
+    public var apiURL: String = "https://api.cloudthread.io"
+    /// - `CLOUDTHREAD_API_KEY` (secret, optional): without it the bridge runs in dry-run mode.
+    public var apiKey: Secret?
+    /// - `CLOUDTHREAD_STREAM_TOKEN` (secret, optional): the default data stream token for metrics.
+    public var streamToken: String?
+    /// - `BRIDGE_MAX_BODY_BYTES` (int, default 5 MiB): larger webhooks are answered 413.
+    public var maxBodyBytes: Int = 5 * 1024 * 1024
+    /// - `BRIDGE_ADMIN_TOKEN` (secret, optional): bearer token of the admin API; without it the admin API is off.
+    public var adminToken: Secret?
+    /// - `BRIDGE_BATCH_SIZE` (int, default 100): records per Cloudthread request.
+    public var forwarder = ForwarderConfiguration()
+    /// - `BRIDGE_RETENTION_DAYS` (int, default 30): how long sent records, deliveries and dedupe keys are kept.
+    public var retentionDays: Double = 30
+    /// - `BRIDGE_IDLE_TIMEOUT` (seconds, default 60): idle connections are closed after this.
+    public var idleTimeout: Int = 60
+    /// - `BRIDGE_SHUTDOWN_TIMEOUT` (seconds, default 25): longest graceful shutdown before exiting anyway.
+    public var shutdownTimeout: Int = 25
+    /// Watch the mappings directory and reload on change (and on SIGHUP).
+    public var watchMappings: Bool = true
+    /// Values for `${NAME}` in rule files.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    public init() {}
+
+    /// True without an API key: nothing is sent, what would be sent is logged.
+    public var dryRun: Bool { apiKey == nil }
+
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("bridge.sqlite") }
+
+    /// Reads the settings table of the README from `env`. Throws on malformed numbers.
+    public static func fromEnvironment(_ env: [String: String]) throws -> BridgeConfiguration {
+        var c = BridgeConfiguration()
+        c.environment = env
+        func value(_ k: String) -> String? { env[k].flatMap { $0.isEmpty ? nil : $0 } }
+        func int(_ k: String) throws -> Int? {
+            guard let v = value(k) else { return nil }
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError("\(k) must be a whole number, not '\(v)'") }
+            return n
+        }
+        if let v = value("BRIDGE_HOST") { c.host = v }
+        if let n = try int("BRIDGE_PORT") { c.port = n }
+        if let v = value("BRIDGE_MAPPINGS") { c.mappingsPath = v }
+        if let v = value("BRIDGE_DATA_DIR") { c.dataDirectory = v }
+        if let v = value("CLOUDTHREAD_API_URL") { c.apiURL = v }
+        c.apiKey = value("CLOUDTHREAD_API_KEY").map(Secret.init)
+        c.streamToken = value("CLOUDTHREAD_STREAM_TOKEN")
+        if let n = try int("BRIDGE_MAX_BODY_BYTES") { c.maxBodyBytes = n }
+        c.adminToken = value("BRIDGE_ADMIN_TOKEN").map(Secret.init)
+        if let n = try int("BRIDGE_BATCH_SIZE") {
+            guard n >= 1 else { throw ConfigurationError("BRIDGE_BATCH_SIZE must be at least 1") }
+            c.forwarder.batchSize = n
+        }
+        if let n = try int("BRIDGE_RETENTION_DAYS") { c.retentionDays = Double(n) }
+        if let n = try int("BRIDGE_IDLE_TIMEOUT") { c.idleTimeout = n }
+        if let n = try int("BRIDGE_SHUTDOWN_TIMEOUT") { c.shutdownTimeout = n }
+        if let v = value("BRIDGE_WATCH_MAPPINGS") { c.watchMappings = !["0", "false", "no"].contains(v.lowercased()) }
+        guard c.apiURL.hasPrefix("http://") || c.apiURL.hasPrefix("https://") else {
+            throw ConfigurationError("CLOUDTHREAD_API_URL must be an http(s) URL, not '\(c.apiURL)'")
+        }
+        return c
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
