@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// CI (CI=true) treats compiler warnings in the project's own targets as errors.
+let strict: [SwiftSetting] = Context.environment["CI"] == "true" ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
 // One library target per stage of a webhook's path; a target imports only targets above it in this list
 // (see docs/architecture.md). The compiler enforces the direction.
 let package = Package(
@@ -116,3 +119,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strict
+}

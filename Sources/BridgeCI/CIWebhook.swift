@@ -47,7 +47,8 @@ public struct CIWebhook: Sendable, Equatable {
             w.environment = v("CI_ENVIRONMENT_NAME")
         } else if v("CIRCLECI") == "true" {
             w.ciProvider = "circleci"
-            w.repository = [v("CIRCLE_PROJECT_USERNAME"), v("CIRCLE_PROJECT_REPONAME")].compactMap { $0 }.joined(separator: "/")
+            w.repository = [v("CIRCLE_PROJECT_USERNAME"), v("CIRCLE_PROJECT_REPONAME")].compactMap { $0 }.joined(
+                separator: "/")
             w.service = v("CIRCLE_PROJECT_REPONAME")
             w.commit = v("CIRCLE_SHA1")
             w.ref = v("CIRCLE_BRANCH") ?? v("CIRCLE_TAG")
@@ -76,10 +77,14 @@ public struct CIWebhook: Sendable, Equatable {
 
     /// The JSON body, keys sorted, absent fields left out.
     public var body: [UInt8] {
-        var o: [String: JSONValue] = ["kind": .string(kind), "status": .string(status), "timestamp": .string(CIWebhook.rfc3339(timestamp))]
+        var o: [String: JSONValue] = [
+            "kind": .string(kind), "status": .string(status), "timestamp": .string(CIWebhook.rfc3339(timestamp)),
+        ]
         let optional: [(String, String?)] = [
-            ("service", service), ("environment", environment), ("version", version), ("description", description), ("url", url),
-            ("actor", actor), ("repository", repository), ("commit", commit), ("ref", ref), ("ci", ciProvider), ("severity", severity),
+            ("service", service), ("environment", environment), ("version", version), ("description", description),
+            ("url", url),
+            ("actor", actor), ("repository", repository), ("commit", commit), ("ref", ref), ("ci", ciProvider),
+            ("severity", severity),
         ]
         for (k, v) in optional { if let v, !v.isEmpty { o[k] = .string(v) } }
         return Array(JSONValue.object(o).json.utf8)
@@ -89,30 +94,5 @@ public struct CIWebhook: Sendable, Equatable {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: date)
-    }
-}
-
-/// Posts a signed webhook to a running bridge.
-public enum BridgePoster {
-    public struct Answer: Sendable {
-        public var status: Int
-        public var body: String
-    }
-
-    /// GETs `url` and returns the status (for `probe`).
-    public static func get(url: String, timeout: TimeAmount = .seconds(3)) async throws -> Int {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: timeout)
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return Int(response.status.code)
-    }
-
-    public static func post(url: String, headers: [(name: String, value: String)], body: [UInt8], timeout: TimeAmount = .seconds(30)) async throws -> Answer {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        for (n, v) in headers { request.headers.add(name: n, value: v) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-        let buffer = try await response.body.collect(upTo: 1 << 20)
-        return Answer(status: Int(response.status.code), body: String(buffer: buffer))
     }
 }

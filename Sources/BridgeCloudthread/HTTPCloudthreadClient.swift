@@ -31,7 +31,10 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
         let (outcome, body) = await send(method: .GET, path: "/teams", body: nil)
         guard outcome == .accepted else { return .failure(CloudthreadClientError(outcome: outcome)) }
         guard let teams = CloudthreadJSON.decodeTeams(body) else {
-            return .failure(CloudthreadClientError(outcome: .retry(reason: "GET /teams answered with a body that is not a list of teams", retryAfter: nil)))
+            return .failure(
+                CloudthreadClientError(
+                    outcome: .retry(
+                        reason: "GET /teams answered with a body that is not a list of teams", retryAfter: nil)))
         }
         return .success(teams)
     }
@@ -49,8 +52,11 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
             let response = try await httpClient.execute(request, timeout: timeout)
             let buffer = try await response.body.collect(upTo: 1 << 20)
             let bytes = Array(buffer.readableBytesView)
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { HTTPCloudthreadClient.parseRetryAfter($0) }
-            let outcome = CloudthreadOutcome.classify(status: Int(response.status.code), body: String(decoding: bytes, as: UTF8.self), retryAfter: retryAfter)
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap {
+                HTTPCloudthreadClient.parseRetryAfter($0)
+            }
+            let outcome = CloudthreadOutcome.classify(
+                status: Int(response.status.code), body: String(decoding: bytes, as: UTF8.self), retryAfter: retryAfter)
             return (outcome, bytes)
         } catch {
             return (.retry(reason: "network: \(HTTPCloudthreadClient.describe(error))", retryAfter: nil), [])
@@ -73,43 +79,4 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
         guard let date = formatter.date(from: v) else { return nil }
         return max(0, date.timeIntervalSince(now))
     }
-}
-
-/// Dry run: nothing leaves the machine; each request that would be sent is logged as its exact JSON and
-/// kept (the last 100) for the admin API.
-public final class DryRunCloudthreadClient: CloudthreadClient, @unchecked Sendable {
-    let logger: Logger
-    private let lock = NSLock()
-    private var recent: [(path: String, body: String)] = []
-
-    public init(logger: Logger) { self.logger = logger }
-
-    public var sent: [(path: String, body: String)] {
-        lock.lock()
-        defer { lock.unlock() }
-        return recent
-    }
-
-    func record(_ path: String, _ body: [UInt8]) {
-        let text = String(decoding: body, as: UTF8.self)
-        logger.info("dry run: would send POST \(path)", metadata: ["cloudthread.path": .string(path), "cloudthread.body": .string(text)])
-        lock.lock()
-        recent.append((path, text))
-        if recent.count > 100 { recent.removeFirst(recent.count - 100) }
-        lock.unlock()
-    }
-
-    public func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
-        record("/events", CloudthreadJSON.encode(request))
-        return .accepted
-    }
-
-    public func ingest(_ request: IngestRequest) async -> CloudthreadOutcome {
-        var shown = request
-        shown.data_stream_token = "<redacted>"
-        record("/streams/ingest", CloudthreadJSON.encode(shown))
-        return .accepted
-    }
-
-    public func teams() async -> Result<[CloudthreadTeam], CloudthreadClientError> { .success([]) }
 }

@@ -1,5 +1,3 @@
-
-
 /// A secret value: its bytes are only reachable through `bytes`, and every textual form is redacted,
 /// so a secret cannot end up in a log line, an error or a response by interpolation.
 public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, Equatable {

@@ -5,19 +5,6 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Settings of the forwarder.
-public struct ForwarderConfiguration: Sendable {
-    /// Records per Cloudthread request.
-    public var batchSize: Int = 100
-    /// How often to look for due records when nothing wakes the forwarder.
-    public var pollInterval: Duration = .seconds(1)
-    public var retry: RetryStrategy = .exponentialJitter()
-    /// While the API key is refused, how long to wait before trying again.
-    public var pauseInterval: TimeInterval = 60
-
-    public init() {}
-}
-
 /// Sends due outbox records to Cloudthread and classifies the answers (DESIGN.md section 1).
 public final class Forwarder: Service {
     let store: any DeliveryStore
@@ -31,7 +18,8 @@ public final class Forwarder: Service {
     private let state = Mutex((paused: false, pausedUntil: Date.distantPast, stopping: false, lastError: String?.none))
 
     public init(
-        store: any DeliveryStore, client: any CloudthreadClient, configuration: ForwarderConfiguration = .init(), dryRun: Bool,
+        store: any DeliveryStore, client: any CloudthreadClient, configuration: ForwarderConfiguration = .init(),
+        dryRun: Bool,
         logger: Logger, metrics: any MetricsRecorder
     ) {
         self.store = store
@@ -60,7 +48,8 @@ public final class Forwarder: Service {
                 let pausedUntil = self.state.withLock { $0.paused ? $0.pausedUntil : nil }
                 if let pausedUntil {
                     if pausedUntil > now {
-                        await self.signal.wait(timeout: .milliseconds(Int(min(pausedUntil.timeIntervalSince(now), 1) * 1000) + 1))
+                        await self.signal.wait(
+                            timeout: .milliseconds(Int(min(pausedUntil.timeIntervalSince(now), 1) * 1000) + 1))
                         continue
                     }
                     // The pause is over: ask again, even with nothing to send.
@@ -139,12 +128,17 @@ public final class Forwarder: Service {
             case .name(let name)?:
                 if dryRun {
                     teamId = nil
-                    logger.info("dry run: team '\(name)' is not resolved without an API key", metadata: ["outbox.id": "\(item.id)"])
+                    logger.info(
+                        "dry run: team '\(name)' is not resolved without an API key",
+                        metadata: ["outbox.id": "\(item.id)"])
                 } else {
                     switch await teams.resolve(name) {
                     case .found(let id): teamId = id
                     case .unknown(let known):
-                        await dead([item], kind: "event", reason: "unknown Cloudthread team '\(name)'" + (known.isEmpty ? "" : " (known teams: \(known.prefix(20).joined(separator: ", ")))"))
+                        await dead(
+                            [item], kind: "event",
+                            reason: "unknown Cloudthread team '\(name)'"
+                                + (known.isEmpty ? "" : " (known teams: \(known.prefix(20).joined(separator: ", ")))"))
                         done([item.id])
                         continue
                     case .unavailable(let outcome):
@@ -158,7 +152,13 @@ public final class Forwarder: Service {
                 }
             case nil: teamId = nil
             }
-            ready.append((item, EventsRequest.Item(timestamp: event.timestamp, team_id: teamId, payload: .init(type: event.type, description: event.description, event_url: event.url))))
+            ready.append(
+                (
+                    item,
+                    EventsRequest.Item(
+                        timestamp: event.timestamp, teamID: teamId,
+                        payload: .init(type: event.type, description: event.description, eventURL: event.url))
+                ))
         }
         for chunk in ready.chunked(configuration.batchSize) {
             let result = await sendEvents(chunk)
@@ -192,7 +192,10 @@ public final class Forwarder: Service {
             return .proceed
         case .invalid(let message), .notFound(let message):
             if batch.count == 1 {
-                let what = if case .invalid = outcome { "rejected by Cloudthread (400)" } else { "not found by Cloudthread (404)" }
+                let what =
+                    if case .invalid = outcome { "rejected by Cloudthread (400)" } else {
+                        "not found by Cloudthread (404)"
+                    }
                 await dead([batch[0].0], kind: "event", reason: "\(what): \(message)")
                 return .proceed
             }
@@ -206,12 +209,16 @@ public final class Forwarder: Service {
     }
 
     private func sendMetrics(_ batch: [OutboxItem]) async -> Flow {
-        guard let first = batch.first, case .metric(let token, _, let agg, _, _, _) = first.content else { return .proceed }
+        guard let first = batch.first, case .metric(let token, _, let agg, _, _, _) = first.content else {
+            return .proceed
+        }
         let points: [IngestRequest.Point] = batch.compactMap { item in
             guard case .metric(_, let name, _, let dims, let hour, let value) = item.content else { return nil }
-            return IngestRequest.Point(timestamp: hour, metric_name: name, metric_value: value, custom_dimensions: dims.isEmpty ? nil : dims)
+            return IngestRequest.Point(
+                timestamp: hour, metricName: name, metricValue: value, customDimensions: dims.isEmpty ? nil : dims)
         }
-        let outcome = await client.ingest(IngestRequest(data_stream_token: token, metric_agg_func: agg.rawValue, data: points))
+        let outcome = await client.ingest(
+            IngestRequest(dataStreamToken: token, metricAggFunc: agg.rawValue, data: points))
         metrics.forwardRequest(endpoint: "streams_ingest", result: Forwarder.label(outcome))
         switch outcome {
         case .accepted:
@@ -219,7 +226,10 @@ public final class Forwarder: Service {
             return .proceed
         case .invalid(let message), .notFound(let message):
             if batch.count == 1 {
-                let what = if case .invalid = outcome { "rejected by Cloudthread (400)" } else { "data stream not found by Cloudthread (404)" }
+                let what =
+                    if case .invalid = outcome { "rejected by Cloudthread (400)" } else {
+                        "data stream not found by Cloudthread (404)"
+                    }
                 await dead(batch, kind: "metric", reason: "\(what): \(message)")
                 return .proceed
             }
@@ -247,7 +257,8 @@ public final class Forwarder: Service {
         switch outcome {
         case .unauthorized(let status):
             let until = now.addingTimeInterval(configuration.pauseInterval)
-            let message = "Cloudthread refused the API key (HTTP \(status)) on \(endpoint): forwarding is paused and retried every \(Int(configuration.pauseInterval)) s; nothing is dropped. Check CLOUDTHREAD_API_KEY."
+            let message =
+                "Cloudthread refused the API key (HTTP \(status)) on \(endpoint): forwarding is paused and retried every \(Int(configuration.pauseInterval)) s; nothing is dropped. Check CLOUDTHREAD_API_KEY."
             state.withLock {
                 $0.paused = true
                 $0.pausedUntil = until
@@ -256,18 +267,23 @@ public final class Forwarder: Service {
             logger.critical("\(message)")
             metrics.setGauge("bridge_forwarder_paused", 1, help: "1 while Cloudthread refuses the API key")
             if !items.isEmpty {
-                try? await store.markRetry(items.map(\.id), dueAt: until, error: "HTTP \(status): API key refused", countAttempt: false, now: now)
+                try? await store.markRetry(
+                    items.map(\.id), dueAt: until, error: "HTTP \(status): API key refused", countAttempt: false,
+                    now: now)
             }
             return .stop
         case .retry(let reason, let retryAfter):
             let attempts = items.map(\.attempts).max() ?? 0
             let delay = configuration.retry.delay(attempt: attempts, retryAfter: retryAfter)
             state.withLock { $0.lastError = "\(endpoint): \(reason)" }
-            logger.warning("Cloudthread is unavailable; retrying later", metadata: [
-                "cloudthread.endpoint": "\(endpoint)", "error": "\(reason)", "delivery.attempt": "\(attempts + 1)",
-                "delivery.retry_in": "\(String(format: "%.1f", delay))s", "delivery.records": "\(items.count)",
-            ])
-            try? await store.markRetry(items.map(\.id), dueAt: now.addingTimeInterval(delay), error: reason, countAttempt: true, now: now)
+            logger.warning(
+                "Cloudthread is unavailable; retrying later",
+                metadata: [
+                    "cloudthread.endpoint": "\(endpoint)", "error": "\(reason)", "delivery.attempt": "\(attempts + 1)",
+                    "delivery.retry_in": "\(String(format: "%.1f", delay))s", "delivery.records": "\(items.count)",
+                ])
+            try? await store.markRetry(
+                items.map(\.id), dueAt: now.addingTimeInterval(delay), error: reason, countAttempt: true, now: now)
             // The API is down: leave the rest of this round for later, after the backoff.
             return .stop
         default:
@@ -279,7 +295,8 @@ public final class Forwarder: Service {
         do {
             try await store.markSent(items.map(\.id), now: Date())
         } catch {
-            logger.error("could not record a successful send; the records may be sent again", metadata: ["error": "\(error)"])
+            logger.error(
+                "could not record a successful send; the records may be sent again", metadata: ["error": "\(error)"])
         }
         resume()
         metrics.recordsSent(kind: kind, count: items.count)
@@ -287,7 +304,8 @@ public final class Forwarder: Service {
     }
 
     private func dead(_ items: [OutboxItem], kind: String, reason: String) async {
-        logger.error("record moved to dead letters", metadata: ["outbox.ids": "\(items.map(\.id))", "reason": "\(reason)"])
+        logger.error(
+            "record moved to dead letters", metadata: ["outbox.ids": "\(items.map(\.id))", "reason": "\(reason)"])
         try? await store.markDead(items.map(\.id), reason: reason, now: Date())
         metrics.deadLetters(kind: kind, count: items.count)
     }
@@ -296,7 +314,8 @@ public final class Forwarder: Service {
     private func release(_ ids: [Int64]) async {
         guard !ids.isEmpty else { return }
         let due = state.withLock { $0.paused ? $0.pausedUntil : Date() }
-        try? await store.markRetry(ids, dueAt: max(due, Date()), error: "not attempted in this round", countAttempt: false, now: Date())
+        try? await store.markRetry(
+            ids, dueAt: max(due, Date()), error: "not attempted in this round", countAttempt: false, now: Date())
     }
 }
 

@@ -8,7 +8,9 @@ public struct RetryStrategy: Sendable {
     public var floor: TimeInterval
 
     /// Exponential backoff with full jitter: a uniformly random delay in [floor, min(cap, base·2^attempt)].
-    public static func exponentialJitter(base: TimeInterval = 1, cap: TimeInterval = 300, floor: TimeInterval = 0.2) -> RetryStrategy {
+    public static func exponentialJitter(base: TimeInterval = 1, cap: TimeInterval = 300, floor: TimeInterval = 0.2)
+        -> RetryStrategy
+    {
         RetryStrategy(base: base, cap: cap, floor: floor)
     }
 

@@ -26,9 +26,14 @@ package final class WakeSignal: Sendable {
     /// Returns after `notify()` or after `timeout`, whichever comes first (or at once when cancelled).
     package func wait(timeout: Duration) async {
         if state.withLock({ s -> Bool in
-            if s.pending { s.pending = false; return true }
+            if s.pending {
+                s.pending = false
+                return true
+            }
             return false
-        }) { return }
+        }) {
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 if (try? await Task.sleep(for: timeout)) != nil { self.notify() }

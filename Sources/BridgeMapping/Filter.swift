@@ -6,12 +6,15 @@ struct Filter: Sendable {
     enum Kind: String, Sendable, CaseIterable {
         case `default`, upper, lower, capitalize, trim, truncate, replace
         case join, map, first, last, length, json, split, slice, find, prefix, suffix
-        case date, seconds_since, duration, minutes, hours, round
-        case plus, minus, times, divided_by
+        case date
+        case secondsSince = "seconds_since"
+        case duration, minutes, hours, round
+        case plus, minus, times
+        case dividedBy = "divided_by"
 
         var arity: ClosedRange<Int> {
             switch self {
-            case .default, .truncate, .join, .map, .date, .seconds_since, .plus, .minus, .times, .divided_by: 1...1
+            case .default, .truncate, .join, .map, .date, .secondsSince, .plus, .minus, .times, .dividedBy: 1...1
             case .replace, .find: 2...2
             case .split, .prefix, .suffix: 1...1
             case .slice: 1...2
@@ -31,13 +34,17 @@ struct Filter: Sendable {
                 guard let n = literalNumber(args[0]), n >= 1, n.rounded() == n else {
                     return "filter 'truncate' takes a whole number of characters, like truncate 80"
                 }
-            case .plus, .minus, .times, .divided_by:
+            case .plus, .minus, .times, .dividedBy:
                 if case .literal(let v) = args[0], v.number == nil {
                     return "filter '\(rawValue)' takes a number or a path"
                 }
-                if self == .divided_by, let n = literalNumber(args[0]), n == 0 { return "filter 'divided_by' cannot divide by 0" }
+                if self == .dividedBy, let n = literalNumber(args[0]), n == 0 {
+                    return "filter 'divided_by' cannot divide by 0"
+                }
             case .round:
-                if let a = args.first, literalNumber(a) == nil { return "filter 'round' takes a whole number of decimals" }
+                if let a = args.first, literalNumber(a) == nil {
+                    return "filter 'round' takes a whole number of decimals"
+                }
             case .map, .find:
                 guard case .literal(.string(let key)) = args[0], case .success = PayloadPath.parse("item." + key) else {
                     return "filter '\(rawValue)' takes a quoted key path such as \"labels.alertname\""
@@ -50,7 +57,7 @@ struct Filter: Sendable {
                 guard case .literal(.string) = args[0] else {
                     return "filter 'date' takes a quoted format such as \"yyyy-MM-dd HH:mm\""
                 }
-            case .seconds_since:
+            case .secondsSince:
                 guard case .path = args[0] else { return "filter 'seconds_since' takes a path to the earlier time" }
             default:
                 break
@@ -90,16 +97,23 @@ struct Filter: Sendable {
             return .string(n > 1 ? String(t.prefix(n - 1)) + "…" : String(t.prefix(n)))
         case .replace:
             guard let value else { return nil }
-            return .string(value.text.replacingOccurrences(of: argument(0, context)?.text ?? "", with: argument(1, context)?.text ?? ""))
+            return .string(
+                value.text.replacingOccurrences(
+                    of: argument(0, context)?.text ?? "", with: argument(1, context)?.text ?? ""))
         case .join:
             guard let value else { return nil }
             let sep = argument(0, context)?.text ?? ", "
-            if case .array(let a) = value { return .string(a.map(\.text).filter { !$0.isEmpty }.joined(separator: sep)) }
+            if case .array(let a) = value {
+                return .string(a.map(\.text).filter { !$0.isEmpty }.joined(separator: sep))
+            }
             return value
         case .map:
-            guard case .literal(.string(let key)) = arguments[0], case .success(let path) = PayloadPath.parse("item." + key) else { return value }
+            guard case .literal(.string(let key)) = arguments[0],
+                case .success(let path) = PayloadPath.parse("item." + key)
+            else { return value }
             switch value {
-            case .array(let a)?: return .array(a.compactMap { element in path.resolve(in: context.with(item: element)) })
+            case .array(let a)?:
+                return .array(a.compactMap { element in path.resolve(in: context.with(item: element)) })
             case .object?: return path.resolve(in: context.with(item: value!))  // one object: its field
             default: return value
             }
@@ -149,14 +163,15 @@ struct Filter: Sendable {
         case .date:
             guard let value else { return nil }
             guard let date = TimeParsing.parse(value) else {
-                throw TemplateEvaluationError(description: "'\(value.text.prefix(40))' is not a time the 'date' filter understands")
+                throw TemplateEvaluationError(
+                    description: "'\(value.text.prefix(40))' is not a time the 'date' filter understands")
             }
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.dateFormat = argument(0, context)?.text ?? "yyyy-MM-dd HH:mm"
             return .string(formatter.string(from: date))
-        case .seconds_since:
+        case .secondsSince:
             guard let value, let end = TimeParsing.parse(value) else { return nil }
             guard let startValue = argument(0, context), let start = TimeParsing.parse(startValue) else { return nil }
             // Millisecond precision: providers send at most that, and it keeps float noise out.
@@ -171,7 +186,7 @@ struct Filter: Sendable {
             let places = arguments.isEmpty ? 0 : Int(argument(0, context)?.number ?? 0)
             let scale = pow(10.0, Double(places))
             return .number((n * scale).rounded() / scale)
-        case .plus, .minus, .times, .divided_by:
+        case .plus, .minus, .times, .dividedBy:
             guard let a = value?.number, let b = argument(0, context)?.number else { return nil }
             switch kind {
             case .plus: return .number(a + b)

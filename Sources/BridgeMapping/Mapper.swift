@@ -2,17 +2,6 @@ import BridgeCore
 import BridgeVerification
 import Foundation
 
-/// The result of mapping one request through its source's rules.
-public struct MappingResult: Sendable {
-    public var records: [OutputRecord]
-    public var explanation: Explanation
-    /// The content dedupe key, when the source defines one.
-    public var contentKey: String?
-
-    public var events: [EventRecord] { records.compactMap { if case .event(let e) = $0 { e } else { nil } } }
-    public var metrics: [MetricObservation] { records.compactMap { if case .metric(let m) = $0 { m } else { nil } } }
-}
-
 /// Applies a source's rules to a request.
 public struct Mapper: Sendable {
     /// Stream token used by metrics that name none.
@@ -56,18 +45,23 @@ public struct Mapper: Sendable {
 
     /// Maps `request` (already verified) through `source`.
     /// - Throws: `MappingError.malformedBody` when the body cannot be parsed.
-    public func map(_ request: IncomingRequest, source: SourceDefinition, subpath: String = "") throws -> MappingResult {
+    public func map(_ request: IncomingRequest, source: SourceDefinition, subpath: String = "") throws -> MappingResult
+    {
         let payload = try Mapper.parseBody(request)
         let context = MappingContext(request: request, payload: payload, subpath: subpath)
         var explanation = Explanation(source: source.name)
         var records: [OutputRecord] = []
         for rule in source.rules {
-            var trace = Explanation.RuleTrace(rule: rule.name, matched: false, checks: [], items: nil, events: 0, metrics: 0)
+            var trace = Explanation.RuleTrace(
+                rule: rule.name, matched: false, checks: [], items: nil, events: 0, metrics: 0)
             var contexts: [MappingContext] = []
             if let forEach = rule.forEach {
                 let list = context.lookup(forEach)
                 guard case .array(let elements)? = list else {
-                    trace.checks.append(Condition.Check(path: forEach.description, expectation: "is a list (for_each)", seen: list.map { Condition.abbreviate($0) }, passed: false))
+                    trace.checks.append(
+                        Condition.Check(
+                            path: forEach.description, expectation: "is a list (for_each)",
+                            seen: list.map { Condition.abbreviate($0) }, passed: false))
                     explanation.rules.append(trace)
                     continue
                 }
@@ -82,7 +76,9 @@ public struct Mapper: Sendable {
             trace.matched = !contexts.isEmpty
             for ctx in contexts {
                 var itemKey: String?
-                if let keyTemplate = rule.dedupeKey, let k = try? keyTemplate.render(ctx), !k.isEmpty { itemKey = "\(rule.name):\(k)" }
+                if let keyTemplate = rule.dedupeKey, let k = try? keyTemplate.render(ctx), !k.isEmpty {
+                    itemKey = "\(rule.name):\(k)"
+                }
                 for template in rule.events {
                     switch render(template, rule: rule, source: source, ctx) {
                     case .success(var e):
@@ -100,7 +96,9 @@ public struct Mapper: Sendable {
                         records.append(.metric(m))
                         trace.metrics += 1
                     case .success(nil):
-                        explanation.notes.append("rule '\(rule.name)': metric skipped, no data stream token configured (set CLOUDTHREAD_STREAM_TOKEN or stream_token)")
+                        explanation.notes.append(
+                            "rule '\(rule.name)': metric skipped, no data stream token configured (set CLOUDTHREAD_STREAM_TOKEN or stream_token)"
+                        )
                     case .failure(let reason):
                         explanation.rejected.append(.init(rule: rule.name, reason: reason.description))
                     }
@@ -126,7 +124,10 @@ public struct Mapper: Sendable {
         do { value = try template.value(ctx) } catch { throw Invalid(description: "\(what) time: \(error)") }
         guard let value, !value.isEmptyValue else { return CloudthreadTime.hour(ctx.request.receivedAt) }
         guard let date = TimeParsing.parse(value) else {
-            throw Invalid(description: "\(what) time '\(value.text.prefix(60))' from \(template) is not RFC 3339 or epoch seconds/milliseconds")
+            throw Invalid(
+                description:
+                    "\(what) time '\(value.text.prefix(60))' from \(template) is not RFC 3339 or epoch seconds/milliseconds"
+            )
         }
         return CloudthreadTime.hour(date)
     }
@@ -141,7 +142,9 @@ public struct Mapper: Sendable {
         }
     }
 
-    func render(_ t: EventTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<EventRecord, Invalid> {
+    func render(_ t: EventTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<
+        EventRecord, Invalid
+    > {
         do {
             guard let type = try text(t.type, ctx, what: "event type") else {
                 throw Invalid(description: "event type from \(t.type) is empty")
@@ -154,7 +157,10 @@ public struct Mapper: Sendable {
                 throw Invalid(description: "event url '\(url.prefix(80))' is not an http(s) URL")
             }
             let teamText = try text(t.team ?? rule.team ?? source.team, ctx, what: "event team")
-            return .success(EventRecord(timestamp: timestamp, team: teamText.flatMap(TeamRef.init(text:)), type: type, description: description, url: url, rule: rule.name))
+            return .success(
+                EventRecord(
+                    timestamp: timestamp, team: teamText.flatMap(TeamRef.init(text:)), type: type,
+                    description: description, url: url, rule: rule.name))
         } catch let e as Invalid {
             return .failure(e)
         } catch {
@@ -162,7 +168,9 @@ public struct Mapper: Sendable {
         }
     }
 
-    func render(_ t: MetricTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<MetricObservation?, Invalid> {
+    func render(_ t: MetricTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<
+        MetricObservation?, Invalid
+    > {
         do {
             guard let name = try text(t.name, ctx, what: "metric name") else {
                 throw Invalid(description: "metric name from \(t.name) is empty")
@@ -170,19 +178,28 @@ public struct Mapper: Sendable {
             let raw: JSONValue?
             do { raw = try t.value.value(ctx) } catch { throw Invalid(description: "metric '\(name)' value: \(error)") }
             guard let value = raw?.number, value.isFinite else {
-                throw Invalid(description: "metric '\(name)' value \(raw.map { "'\($0.text.prefix(40))'" } ?? "(absent)") from \(t.value) is not a number")
+                throw Invalid(
+                    description:
+                        "metric '\(name)' value \(raw.map { "'\($0.text.prefix(40))'" } ?? "(absent)") from \(t.value) is not a number"
+                )
             }
             var dimensions: [String: String] = [:]
             for (key, template) in t.dimensions {
                 dimensions[key] = try text(template, ctx, what: "dimension '\(key)'") ?? ""
             }
             guard dimensions.count <= CloudthreadLimits.maxDimensions else {
-                throw Invalid(description: "metric '\(name)' has \(dimensions.count) dimensions; Cloudthread accepts at most 10")
+                throw Invalid(
+                    description: "metric '\(name)' has \(dimensions.count) dimensions; Cloudthread accepts at most 10")
             }
             let hour = try time(t.time, ctx, what: "metric")
-            let token = t.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken ?? (dryRun ? "dry-run" : nil)
+            let token =
+                t.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken
+                ?? (dryRun ? "dry-run" : nil)
             guard let token, !token.isEmpty else { return .success(nil) }
-            return .success(MetricObservation(streamToken: token, name: name, aggregation: t.aggregation, value: value, dimensions: dimensions, hour: hour, rule: rule.name))
+            return .success(
+                MetricObservation(
+                    streamToken: token, name: name, aggregation: t.aggregation, value: value, dimensions: dimensions,
+                    hour: hour, rule: rule.name))
         } catch let e as Invalid {
             return .failure(e)
         } catch {

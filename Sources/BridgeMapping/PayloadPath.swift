@@ -28,7 +28,10 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
             i += 1
         }
         guard let root = Root(rawValue: rootName) else {
-            return .failure(PathError("unknown path root '\(rootName)' in '\(trimmed)' (expected one of \(Root.allCases.map(\.rawValue).joined(separator: ", ")))"))
+            return .failure(
+                PathError(
+                    "unknown path root '\(rootName)' in '\(trimmed)' (expected one of \(Root.allCases.map(\.rawValue).joined(separator: ", ")))"
+                ))
         }
         while i < chars.count {
             if chars[i] == "." {
@@ -51,7 +54,8 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
                         i += 1
                     }
                     guard !key.isEmpty else { return .failure(PathError("empty segment in path '\(trimmed)'")) }
-                    guard !key.contains(where: { $0 == " " || $0 == "|" || $0 == "{" || $0 == "}" || $0 == "\"" }) else {
+                    guard !key.contains(where: { $0 == " " || $0 == "|" || $0 == "{" || $0 == "}" || $0 == "\"" })
+                    else {
                         return .failure(PathError("invalid character in path segment '\(key)' of '\(trimmed)'"))
                     }
                     tokens.append(.key(key))
@@ -64,7 +68,8 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
                     i += 1
                 }
                 guard i < chars.count, let n = Int(digits) else {
-                    return .failure(PathError("index in path '\(trimmed)' must be a whole number in brackets, like [0] or [-1]"))
+                    return .failure(
+                        PathError("index in path '\(trimmed)' must be a whole number in brackets, like [0] or [-1]"))
                 }
                 i += 1
                 tokens.append(.index(n))
@@ -76,7 +81,10 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
         switch root {
         case .header, .query:
             guard tokens.count == 1, case .key = tokens[0] else {
-                return .failure(PathError("'\(root.rawValue)' paths name exactly one \(root.rawValue == "header" ? "header" : "parameter"), like \(root.rawValue).Name"))
+                return .failure(
+                    PathError(
+                        "'\(root.rawValue)' paths name exactly one \(root.rawValue == "header" ? "header" : "parameter"), like \(root.rawValue).Name"
+                    ))
             }
         case .path, .source:
             guard tokens.isEmpty else { return .failure(PathError("'\(root.rawValue)' takes no segments")) }
@@ -119,13 +127,4 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
         }
         return value
     }
-}
-
-public struct PathError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
-extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

@@ -13,8 +13,11 @@ public struct RuleChecker: Sendable {
         let known = Set(teams.map { $0.lowercased() })
         return sources.flatMap { source in
             source.teamNames.filter { !known.contains($0.name.lowercased()) }.map {
-                Diagnostic(file: source.file, line: $0.line, column: $0.column, severity: .error,
-                           message: "unknown Cloudthread team '\($0.name)'\(suggestion($0.name, teams)) (teams: \(teams.sorted().joined(separator: ", ")))")
+                Diagnostic(
+                    file: source.file, line: $0.line, column: $0.column, severity: .error,
+                    message:
+                        "unknown Cloudthread team '\($0.name)'\(suggestion($0.name, teams)) (teams: \(teams.sorted().joined(separator: ", ")))"
+                )
             }
         }
     }
@@ -24,7 +27,10 @@ public struct RuleChecker: Sendable {
         var diagnostics = result.diagnostics
         for source in result.loadedSources {
             if let reason = source.disabledReason {
-                diagnostics.append(Diagnostic(file: source.file, line: 1, column: 1, severity: .note, message: "source '\(source.name)' would start disabled: \(reason)"))
+                diagnostics.append(
+                    Diagnostic(
+                        file: source.file, line: 1, column: 1, severity: .note,
+                        message: "source '\(source.name)' would start disabled: \(reason)"))
             }
             diagnostics += examplePathWarnings(source)
             diagnostics += aggregationWarnings(source)
@@ -41,7 +47,12 @@ public struct RuleChecker: Sendable {
             for m in rule.metrics where m.name.isLiteral {
                 let key = "\(m.streamToken ?? rule.streamToken ?? source.streamToken ?? "")|\(m.name.description)"
                 if let (agg, other) = seen[key], agg != m.aggregation {
-                    out.append(Diagnostic(file: source.file, line: rule.line, column: 5, severity: .warning, message: "metric '\(m.name.description)' is aggregated with \(m.aggregation.rawValue) here and with \(agg.rawValue) in rule '\(other)'; Cloudthread keeps a separate series per aggregation"))
+                    out.append(
+                        Diagnostic(
+                            file: source.file, line: rule.line, column: 5, severity: .warning,
+                            message:
+                                "metric '\(m.name.description)' is aggregated with \(m.aggregation.rawValue) here and with \(agg.rawValue) in rule '\(other)'; Cloudthread keeps a separate series per aggregation"
+                        ))
                 } else if seen[key] == nil {
                     seen[key] = (m.aggregation, rule.name)
                 }
@@ -63,10 +74,14 @@ public struct RuleChecker: Sendable {
         guard !bodies.isEmpty else { return [] }
         var out: [Diagnostic] = []
         for rule in source.rules {
-            let single = SourceDefinition(name: source.name, file: source.file, verifier: nil, disabledReason: nil, preset: nil, dedupe: source.dedupe, team: source.team, streamToken: source.streamToken, rules: [rule], tests: [])
+            let single = SourceDefinition(
+                name: source.name, file: source.file, verifier: nil, disabledReason: nil, preset: nil,
+                dedupe: source.dedupe, team: source.team, streamToken: source.streamToken, rules: [rule], tests: [])
             var matchedContexts: [MappingContext] = []
             for (request, payload) in bodies {
-                guard let result = try? mapper.map(request, source: single), result.explanation.rules.first?.matched == true else { continue }
+                guard let result = try? mapper.map(request, source: single),
+                    result.explanation.rules.first?.matched == true
+                else { continue }
                 let base = MappingContext(request: request, payload: payload)
                 if let forEach = rule.forEach, case .array(let items)? = base.lookup(forEach) {
                     matchedContexts += items.map { base.with(item: $0) }
@@ -75,17 +90,30 @@ public struct RuleChecker: Sendable {
                 }
             }
             guard !matchedContexts.isEmpty else {
-                out.append(Diagnostic(file: source.file, line: rule.line, column: 5, severity: .warning, message: "rule '\(rule.name)' matches none of the file's test payloads; add a test that exercises it"))
+                out.append(
+                    Diagnostic(
+                        file: source.file, line: rule.line, column: 5, severity: .warning,
+                        message:
+                            "rule '\(rule.name)' matches none of the file's test payloads; add a test that exercises it"
+                    ))
                 continue
             }
             var paths: [PayloadPath] = []
-            for e in rule.events { paths += [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.requiredPaths) }
-            for m in rule.metrics { paths += ([m.name, m.value, m.time].compactMap { $0 } + m.dimensions.map(\.value)).flatMap(\.requiredPaths) }
+            for e in rule.events {
+                paths += [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.requiredPaths)
+            }
+            for m in rule.metrics {
+                paths += ([m.name, m.value, m.time].compactMap { $0 } + m.dimensions.map(\.value)).flatMap(
+                    \.requiredPaths)
+            }
             var reported: Set<String> = []
             for p in paths where (p.root == .payload || p.root == .item) && !reported.contains(p.description) {
                 if !matchedContexts.contains(where: { $0.lookup(p) != nil }) {
                     reported.insert(p.description)
-                    out.append(Diagnostic(file: source.file, line: rule.line, column: 5, severity: .warning, message: "rule '\(rule.name)' reads '\(p)', which no example payload it matches contains"))
+                    out.append(
+                        Diagnostic(
+                            file: source.file, line: rule.line, column: 5, severity: .warning,
+                            message: "rule '\(rule.name)' reads '\(p)', which no example payload it matches contains"))
                 }
             }
         }

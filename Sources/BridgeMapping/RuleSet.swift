@@ -12,7 +12,10 @@ public final class RuleSet: Sendable {
     private let current: Mutex<Snapshot>
 
     public init(sources: [SourceDefinition], files: [String] = []) {
-        current = Mutex(Snapshot(sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), loadedAt: Date(), files: files))
+        current = Mutex(
+            Snapshot(
+                sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), loadedAt: Date(),
+                files: files))
     }
 
     public var snapshot: Snapshot { current.withLock { $0 } }
@@ -20,6 +23,10 @@ public final class RuleSet: Sendable {
     public func source(_ name: String) -> SourceDefinition? { current.withLock { $0.sources[name] } }
 
     public func replace(with sources: [SourceDefinition], files: [String]) {
-        current.withLock { $0 = Snapshot(sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), loadedAt: Date(), files: files) }
+        current.withLock {
+            $0 = Snapshot(
+                sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), loadedAt: Date(),
+                files: files)
+        }
     }
 }

@@ -31,7 +31,9 @@ public struct RuleTestRunner: Sendable {
     }
 
     /// Verifies and maps a request through `source` using `verifier`.
-    public func evaluate(_ request: IncomingRequest, source: SourceDefinition, verifier: SignatureVerifier?, subpath: String) -> Evaluation {
+    public func evaluate(
+        _ request: IncomingRequest, source: SourceDefinition, verifier: SignatureVerifier?, subpath: String
+    ) -> Evaluation {
         if let verifier {
             do { try verifier.verify(request, now: now) } catch {
                 return Evaluation(outcome: "refused", status: 401, result: nil, message: "\(error)")
@@ -40,7 +42,9 @@ public struct RuleTestRunner: Sendable {
         do {
             let result = try mapper.map(request, source: source, subpath: subpath)
             if !result.records.isEmpty { return Evaluation(outcome: "accepted", status: 202, result: result) }
-            if !result.explanation.rejected.isEmpty { return Evaluation(outcome: "rejected", status: 422, result: result) }
+            if !result.explanation.rejected.isEmpty {
+                return Evaluation(outcome: "rejected", status: 422, result: result)
+            }
             return Evaluation(outcome: "ignored", status: 202, result: result)
         } catch {
             return Evaluation(outcome: "refused", status: 400, result: nil, message: "\(error)")
@@ -60,10 +64,13 @@ public struct RuleTestRunner: Sendable {
             var scheme = configured.scheme
             if case .basic(let user) = scheme, user.isEmpty { scheme = .basic(user: "test-user") }
             let secrets = Signer.testSecrets(for: scheme)
-            verifier = SignatureVerifier(scheme: scheme, secrets: [secrets.verifying], tolerance: configured.tolerance, allowedNetworks: configured.allowedNetworks)
+            verifier = SignatureVerifier(
+                scheme: scheme, secrets: [secrets.verifying], tolerance: configured.tolerance,
+                allowedNetworks: configured.allowedNetworks)
             if test.sign {
                 do {
-                    let signed = try Signer(scheme: scheme, secret: secrets.signing).headers(for: test.body, existing: headers, now: now)
+                    let signed = try Signer(scheme: scheme, secret: secrets.signing).headers(
+                        for: test.body, existing: headers, now: now)
                     for (n, v) in signed { headers.add(n, v) }
                 } catch {
                     failures.append("cannot sign the test request: \(error)")
@@ -71,16 +78,28 @@ public struct RuleTestRunner: Sendable {
             }
         }
         var query = test.query
-        if case .queryToken(let parameter)? = source.verifier?.scheme, test.sign, !query.contains(where: { $0.name == parameter }) {
+        if case .queryToken(let parameter)? = source.verifier?.scheme, test.sign,
+            !query.contains(where: { $0.name == parameter })
+        {
             query.append((parameter, Signer.testSecrets(for: source.verifier!.scheme).signing.string))
         }
-        let request = IncomingRequest(source: source.name, path: "/hooks/\(source.name)" + (test.subpath.isEmpty ? "" : "/\(test.subpath)"), query: query, headers: headers, body: test.body, clientAddress: "127.0.0.1", receivedAt: now)
+        let request = IncomingRequest(
+            source: source.name, path: "/hooks/\(source.name)" + (test.subpath.isEmpty ? "" : "/\(test.subpath)"),
+            query: query, headers: headers, body: test.body, clientAddress: "127.0.0.1", receivedAt: now)
         let evaluation = evaluate(request, source: source, verifier: verifier, subpath: test.subpath)
-        let expectedOutcome = test.expect.outcome ?? (test.expect.events != nil || test.expect.metrics != nil ? "accepted" : nil)
-        if let expectedOutcome, expectedOutcome != evaluation.outcome, !(expectedOutcome == "refused" && evaluation.outcome == "refused") {
+        let expectedOutcome =
+            test.expect.outcome ?? (test.expect.events != nil || test.expect.metrics != nil ? "accepted" : nil)
+        if let expectedOutcome, expectedOutcome != evaluation.outcome,
+            !(expectedOutcome == "refused" && evaluation.outcome == "refused")
+        {
             var why = ""
-            if let m = evaluation.message { why = ": \(m)" } else if let r = evaluation.result {
-                why = r.explanation.rejected.isEmpty ? " (\(r.explanation.summary))" : " (\(r.explanation.rejected.map { "\($0.rule): \($0.reason)" }.joined(separator: "; ")))"
+            if let m = evaluation.message {
+                why = ": \(m)"
+            } else if let r = evaluation.result {
+                why =
+                    r.explanation.rejected.isEmpty
+                    ? " (\(r.explanation.summary))"
+                    : " (\(r.explanation.rejected.map { "\($0.rule): \($0.reason)" }.joined(separator: "; ")))"
             }
             failures.append("expected outcome '\(expectedOutcome)', got '\(evaluation.outcome)'\(why)")
         }
@@ -108,7 +127,10 @@ public struct RuleTestRunner: Sendable {
     }
 
     static func fields(_ m: MetricObservation) -> [String: JSONValue] {
-        var o: [String: JSONValue] = ["name": .string(m.name), "aggregate": .string(m.aggregation.rawValue), "value": .number(m.value), "hour": .string(m.hour)]
+        var o: [String: JSONValue] = [
+            "name": .string(m.name), "aggregate": .string(m.aggregation.rawValue), "value": .number(m.value),
+            "hour": .string(m.hour),
+        ]
         if !m.dimensions.isEmpty { o["dimensions"] = .object(m.dimensions.mapValues(JSONValue.string)) }
         return o
     }
@@ -126,10 +148,14 @@ public struct RuleTestRunner: Sendable {
         }
     }
 
-    static func compare(_ kind: String, _ expected: [[String: JSONValue]], _ actual: [[String: JSONValue]], exact: Bool) -> [String] {
+    static func compare(_ kind: String, _ expected: [[String: JSONValue]], _ actual: [[String: JSONValue]], exact: Bool)
+        -> [String]
+    {
         var failures: [String] = []
         if expected.count != actual.count {
-            failures.append("expected \(expected.count) \(kind)\(expected.count == 1 ? "" : "s"), got \(actual.count)" + (actual.isEmpty ? "" : ": " + actual.map { JSONValue.object($0).json }.joined(separator: ", ")))
+            failures.append(
+                "expected \(expected.count) \(kind)\(expected.count == 1 ? "" : "s"), got \(actual.count)"
+                    + (actual.isEmpty ? "" : ": " + actual.map { JSONValue.object($0).json }.joined(separator: ", ")))
         }
         for (i, (want, got)) in zip(expected, actual).enumerated() {
             for (key, value) in want.sorted(by: { $0.key < $1.key }) {

@@ -20,12 +20,16 @@ public struct TryReport: Sendable {
         for trace in result.explanation.rules {
             let verdict = trace.matched ? "MATCHED" : "no match"
             var counts = ""
-            if trace.matched { counts = " -> \(trace.events) event\(trace.events == 1 ? "" : "s"), \(trace.metrics) metric\(trace.metrics == 1 ? "" : "s")" }
+            if trace.matched {
+                counts =
+                    " -> \(trace.events) event\(trace.events == 1 ? "" : "s"), \(trace.metrics) metric\(trace.metrics == 1 ? "" : "s")"
+            }
             if let items = trace.items { counts += " (for_each over \(items) item\(items == 1 ? "" : "s"))" }
             out += "rule \(trace.rule): \(verdict)\(counts)\n"
             if trace.checks.isEmpty { out += "  (no conditions)\n" }
             for check in trace.checks {
-                out += "  \(check.passed ? "ok  " : "FAIL") \(check.path) \(check.expectation); saw \(check.seen ?? "nothing (absent)")\n"
+                out +=
+                    "  \(check.passed ? "ok  " : "FAIL") \(check.path) \(check.expectation); saw \(check.seen ?? "nothing (absent)")\n"
             }
         }
         for r in result.explanation.rejected { out += "rejected (rule \(r.rule)): \(r.reason)\n" }
@@ -33,11 +37,14 @@ public struct TryReport: Sendable {
         if let key = result.contentKey { out += "dedupe key: \(key)\n" }
         let requests = TryReport.requests(for: result)
         if requests.isEmpty {
-            out += "outcome: \(result.explanation.rejected.isEmpty ? "ignored (202)" : "rejected (422)"); nothing would be sent\n"
+            out +=
+                "outcome: \(result.explanation.rejected.isEmpty ? "ignored (202)" : "rejected (422)"); nothing would be sent\n"
         } else {
             out += "outcome: accepted (202); would send:\n"
             for (path, body) in requests { out += "POST \(path)\n\(body)\n" }
-            for name in Set(result.events.compactMap { e -> String? in if case .name(let n)? = e.team { n } else { nil } }).sorted() {
+            for name in Set(
+                result.events.compactMap { e -> String? in if case .name(let n)? = e.team { n } else { nil } }
+            ).sorted() {
                 out += "note: team '\(name)' is sent as its id, looked up through GET /teams\n"
             }
             if !result.metrics.isEmpty {
@@ -55,7 +62,9 @@ public struct TryReport: Sendable {
             let items = result.events.map { e -> EventsRequest.Item in
                 var teamId: Int?
                 if case .id(let n)? = e.team { teamId = n }
-                return EventsRequest.Item(timestamp: e.timestamp, team_id: teamId, payload: .init(type: e.type, description: e.description, event_url: e.url))
+                return EventsRequest.Item(
+                    timestamp: e.timestamp, teamID: teamId,
+                    payload: .init(type: e.type, description: e.description, eventURL: e.url))
             }
             out.append(("/events", pretty(EventsRequest(data: items))))
         }
@@ -68,9 +77,13 @@ public struct TryReport: Sendable {
         }
         for k in order {
             let ms = groups[k]!
-            let req = IngestRequest(data_stream_token: "<redacted>", metric_agg_func: k, data: ms.map {
-                IngestRequest.Point(timestamp: $0.hour, metric_name: $0.name, metric_value: $0.value, custom_dimensions: $0.dimensions.isEmpty ? nil : $0.dimensions)
-            })
+            let req = IngestRequest(
+                dataStreamToken: "<redacted>", metricAggFunc: k,
+                data: ms.map {
+                    IngestRequest.Point(
+                        timestamp: $0.hour, metricName: $0.name, metricValue: $0.value,
+                        customDimensions: $0.dimensions.isEmpty ? nil : $0.dimensions)
+                })
             out.append(("/streams/ingest", pretty(req)))
         }
         return out

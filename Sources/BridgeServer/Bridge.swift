@@ -26,7 +26,10 @@ public final class Bridge: Sendable {
     /// Loads the rules (refusing to start on any error), opens the store and builds the services.
     /// - Parameter onServerRunning: called with the bound port once the HTTP server listens.
     /// - Throws: `StartupError` with every diagnostic when a rule file is invalid; store errors.
-    public init(configuration: BridgeConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public init(
+        configuration: BridgeConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
         self.configuration = configuration
         self.logger = logger
         let metrics = BridgeMetrics()
@@ -43,10 +46,14 @@ public final class Bridge: Sendable {
         self.rules = rules
 
         if configuration.dryRun {
-            logger.notice("DRY RUN: CLOUDTHREAD_API_KEY is not set. Webhooks are verified, mapped and stored, and what would be sent to Cloudthread is logged, but nothing is sent.")
+            logger.notice(
+                "DRY RUN: CLOUDTHREAD_API_KEY is not set. Webhooks are verified, mapped and stored, and what would be sent to Cloudthread is logged, but nothing is sent."
+            )
         }
         if configuration.streamToken == nil {
-            logger.notice("CLOUDTHREAD_STREAM_TOKEN is not set: metrics of rules without their own stream_token are \(configuration.dryRun ? "shown under the token 'dry-run'" : "skipped")")
+            logger.notice(
+                "CLOUDTHREAD_STREAM_TOKEN is not set: metrics of rules without their own stream_token are \(configuration.dryRun ? "shown under the token 'dry-run'" : "skipped")"
+            )
         }
 
         let store = try await SQLiteDeliveryStore.open(path: configuration.databasePath, logger: logger)
@@ -54,34 +61,47 @@ public final class Bridge: Sendable {
 
         let client: any CloudthreadClient
         if let key = configuration.apiKey {
-            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(20))))
+            let http = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(20))))
             self.httpClient = http
             self.dryRunClient = nil
-            client = HTTPCloudthreadClient(httpClient: http, baseURL: configuration.apiURL, apiKey: key, timeout: .seconds(20))
+            client = HTTPCloudthreadClient(
+                httpClient: http, baseURL: configuration.apiURL, apiKey: key, timeout: .seconds(20))
         } else {
             self.httpClient = nil
             let dry = DryRunCloudthreadClient(logger: logger)
             self.dryRunClient = dry
             client = dry
         }
-        let forwarder = Forwarder(store: store, client: client, configuration: configuration.forwarder, dryRun: configuration.dryRun, logger: logger, metrics: metrics)
+        let forwarder = Forwarder(
+            store: store, client: client, configuration: configuration.forwarder, dryRun: configuration.dryRun,
+            logger: logger, metrics: metrics)
         self.forwarder = forwarder
         let mapper = Mapper(defaultStreamToken: configuration.streamToken, dryRun: configuration.dryRun)
-        let ingestor = Ingestor(rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger, onStored: { forwarder.notify() })
+        let ingestor = Ingestor(
+            rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
+            onStored: { forwarder.notify() })
         self.ingestor = ingestor
-        let reloader = RuleReloader(path: configuration.mappingsPath, loader: loader, rules: rules, metrics: metrics, logger: logger, watch: configuration.watchMappings)
+        let reloader = RuleReloader(
+            path: configuration.mappingsPath, loader: loader, rules: rules, metrics: metrics, logger: logger,
+            watch: configuration.watchMappings)
         self.reloader = reloader
 
         let router = Router(context: BridgeRequestContext.self)
-        WebhookController(ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
-        HealthController(store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun).addRoutes(to: router)
+        WebhookController(ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes).addRoutes(
+            to: router)
+        HealthController(
+            store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
+        ).addRoutes(to: router)
         if let token = configuration.adminToken {
             AdminController(store: store, rules: rules, token: token, dryRunClient: dryRunClient).addRoutes(to: router)
         }
         let app = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cloudthread-bridge"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "cloudthread-bridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         let maintenance = Maintenance(store: store, retention: configuration.retentionDays * 86400, logger: logger)
@@ -89,8 +109,11 @@ public final class Bridge: Sendable {
         var groupConfig = ServiceGroupConfiguration(
             services: [
                 .init(service: store, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "store"),
-                .init(service: forwarder, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "forwarder"),
-                .init(service: maintenance, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "maintenance"),
+                .init(
+                    service: forwarder, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "forwarder"),
+                .init(
+                    service: maintenance, successTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "maintenance"),
                 .init(service: reloader, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "reloader"),
                 .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"),
             ],
@@ -119,39 +142,16 @@ public final class Bridge: Sendable {
     static func announce(_ sources: [SourceDefinition], logger: Logger) {
         for s in sources.sorted(by: { $0.name < $1.name }) {
             if let reason = s.disabledReason {
-                logger.warning("source '\(s.name)' is DISABLED: \(reason). Requests to /hooks/\(s.name) are answered 503.", metadata: ["rule.file": "\(s.file)"])
+                logger.warning(
+                    "source '\(s.name)' is DISABLED: \(reason). Requests to /hooks/\(s.name) are answered 503.",
+                    metadata: ["rule.file": "\(s.file)"])
             } else if s.verifier?.scheme == .unverified {
                 logger.warning("source '\(s.name)' accepts UNVERIFIED webhooks (declared in \(s.file))")
             } else {
-                logger.info("source '\(s.name)' ready at /hooks/\(s.name)", metadata: ["rule.file": "\(s.file)", "rule.count": "\(s.rules.count)"])
+                logger.info(
+                    "source '\(s.name)' ready at /hooks/\(s.name)",
+                    metadata: ["rule.file": "\(s.file)", "rule.count": "\(s.rules.count)"])
             }
-        }
-    }
-}
-
-/// Start-up refused because rule files have errors.
-public struct StartupError: Error, CustomStringConvertible {
-    public let diagnostics: [Diagnostic]
-    public var description: String {
-        let errors = diagnostics.filter { $0.severity == .error }
-        return "the rule files have \(errors.count) error\(errors.count == 1 ? "" : "s"):\n" + diagnostics.map(\.description).joined(separator: "\n")
-    }
-}
-
-/// Prunes old records hourly.
-struct Maintenance: Service {
-    let store: SQLiteDeliveryStore
-    let retention: TimeInterval
-    let logger: Logger
-
-    func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await store.prune(olderThan: retention, now: Date())
-            } catch {
-                logger.warning("pruning old records failed", metadata: ["error": "\(error)"])
-            }
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }
     }
 }

@@ -50,7 +50,7 @@ public struct BridgeConfiguration: Sendable {
         func value(_ k: String) -> String? { env[k].flatMap { $0.isEmpty ? nil : $0 } }
         func int(_ k: String) throws -> Int? {
             guard let v = value(k) else { return nil }
-            guard let n = Int(v), n >= 0 else { throw ConfigurationError("\(k) must be a whole number, not '\(v)'") }
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError(.notAWholeNumber, setting: k, value: v) }
             return n
         }
         if let v = value("BRIDGE_HOST") { c.host = v }
@@ -63,7 +63,10 @@ public struct BridgeConfiguration: Sendable {
         if let n = try int("BRIDGE_MAX_BODY_BYTES") { c.maxBodyBytes = n }
         c.adminToken = value("BRIDGE_ADMIN_TOKEN").map(Secret.init)
         if let n = try int("BRIDGE_BATCH_SIZE") {
-            guard n >= 1 else { throw ConfigurationError("BRIDGE_BATCH_SIZE must be at least 1") }
+            guard n >= 1 else {
+                throw ConfigurationError(
+                    .outOfRange, setting: "BRIDGE_BATCH_SIZE", value: "\(n)", expected: "at least 1")
+            }
             c.forwarder.batchSize = n
         }
         if let n = try int("BRIDGE_RETENTION_DAYS") { c.retentionDays = Double(n) }
@@ -71,13 +74,8 @@ public struct BridgeConfiguration: Sendable {
         if let n = try int("BRIDGE_SHUTDOWN_TIMEOUT") { c.shutdownTimeout = n }
         if let v = value("BRIDGE_WATCH_MAPPINGS") { c.watchMappings = !["0", "false", "no"].contains(v.lowercased()) }
         guard c.apiURL.hasPrefix("http://") || c.apiURL.hasPrefix("https://") else {
-            throw ConfigurationError("CLOUDTHREAD_API_URL must be an http(s) URL, not '\(c.apiURL)'")
+            throw ConfigurationError(.invalidURL, setting: "CLOUDTHREAD_API_URL", value: c.apiURL)
         }
         return c
     }
-}
-
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

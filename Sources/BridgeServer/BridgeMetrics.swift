@@ -1,52 +1,89 @@
 import BridgeCore
-import BridgeMapping
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The bridge's Prometheus metrics, on a registry of its own (no global bootstrap, so tests can run
-/// several bridges in one process). Labels never carry secrets or payload values.
+/// several bridges in one process). Labels never carry secrets or payload values, and each counter is
+/// created once and then found in a small cache, so counting costs one lock and one dictionary lookup.
 public final class BridgeMetrics: MetricsRecorder, Sendable {
     public let registry = PrometheusCollectorRegistry()
+    private let counters = Mutex([String: Counter]())
+    private let gauges = Mutex([String: Gauge]())
+    private let duration: ValueHistogram
 
-    public init() {}
+    public init() {
+        duration = registry.makeValueHistogram(
+            descriptor: Self.descriptor(
+                "bridge_webhook_duration", unit: "seconds", help: "Time from request to answer"),
+            buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
+    }
+
+    static func descriptor(_ name: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
+    }
+
+    /// Increments `bridge_<name>_total{labels}` by `by`.
+    private func count(_ name: String, _ labels: [(String, String)], help: String, by: Int = 1) {
+        let key = labels.reduce(name) { $0 + "\u{1}" + $1.0 + "=" + $1.1 }
+        let counter = counters.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = registry.makeCounter(descriptor: Self.descriptor(name, unit: "total", help: help), labels: labels)
+            cache[key] = c
+            return c
+        }
+        counter.increment(by: Int64(by))
+    }
 
     public func webhook(source: String, outcome: String) {
-        registry.makeCounter(name: "bridge_webhooks_total", labels: [("source", source), ("outcome", outcome)], help: "Webhooks received, by source and outcome").increment()
+        count(
+            "bridge_webhooks", [("source", source), ("outcome", outcome)],
+            help: "Webhooks received, by source and outcome")
     }
 
     public func verificationFailure(source: String, reason: String) {
-        registry.makeCounter(name: "bridge_verification_failures_total", labels: [("source", source), ("reason", reason)], help: "Webhooks refused by verification, by reason").increment()
+        count(
+            "bridge_verification_failures", [("source", source), ("reason", reason)],
+            help: "Webhooks refused by verification, by reason")
     }
 
-    public func recordsStored(kind: String, count: Int) {
-        guard count > 0 else { return }
-        registry.makeCounter(name: "bridge_records_stored_total", labels: [("kind", kind)], help: "Records stored in the outbox").increment(by: Int64(count))
+    public func recordsStored(kind: String, count n: Int) {
+        guard n > 0 else { return }
+        count("bridge_records_stored", [("kind", kind)], help: "Records stored in the outbox", by: n)
     }
 
-    public func recordsSent(kind: String, count: Int) {
-        guard count > 0 else { return }
-        registry.makeCounter(name: "bridge_records_sent_total", labels: [("kind", kind)], help: "Records accepted by Cloudthread").increment(by: Int64(count))
+    public func recordsSent(kind: String, count n: Int) {
+        guard n > 0 else { return }
+        count("bridge_records_sent", [("kind", kind)], help: "Records accepted by Cloudthread", by: n)
     }
 
-    public func deadLetters(kind: String, count: Int) {
-        guard count > 0 else { return }
-        registry.makeCounter(name: "bridge_dead_letters_total", labels: [("kind", kind)], help: "Records moved to dead letters").increment(by: Int64(count))
+    public func deadLetters(kind: String, count n: Int) {
+        guard n > 0 else { return }
+        count("bridge_dead_letters", [("kind", kind)], help: "Records moved to dead letters", by: n)
     }
 
     public func forwardRequest(endpoint: String, result: String) {
-        registry.makeCounter(name: "bridge_forward_requests_total", labels: [("endpoint", endpoint), ("result", result)], help: "Requests to Cloudthread, by endpoint and result").increment()
+        count(
+            "bridge_forward_requests", [("endpoint", endpoint), ("result", result)],
+            help: "Requests to Cloudthread, by endpoint and result")
     }
 
     public func reload(result: String) {
-        registry.makeCounter(name: "bridge_rule_reloads_total", labels: [("result", result)], help: "Rule reloads, by result").increment()
+        count("bridge_rule_reloads", [("result", result)], help: "Rule reloads, by result")
     }
 
     public func setGauge(_ name: String, _ value: Double, help: String) {
-        registry.makeGauge(name: name, help: help).set(value)
+        let gauge = gauges.withLock { cache in
+            if let g = cache[name] { return g }
+            let g = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help))
+            cache[name] = g
+            return g
+        }
+        gauge.set(value)
     }
 
     public func observeWebhookDuration(_ seconds: Double) {
-        registry.makeValueHistogram(name: "bridge_webhook_duration_seconds", buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], help: "Time from request to answer").record(seconds)
+        duration.record(seconds)
     }
 
     public func text() -> String { registry.emitToString() }

@@ -19,7 +19,10 @@ public final class RuleReloader: Service {
     let interval: Duration
     private let wakeSignal = WakeSignal()
 
-    public init(path: String, loader: RuleLoader, rules: RuleSet, metrics: BridgeMetrics, logger: Logger, watch: Bool, interval: Duration = .seconds(1)) {
+    public init(
+        path: String, loader: RuleLoader, rules: RuleSet, metrics: BridgeMetrics, logger: Logger, watch: Bool,
+        interval: Duration = .seconds(1)
+    ) {
         self.path = path
         self.loader = loader
         self.rules = rules
@@ -39,7 +42,9 @@ public final class RuleReloader: Service {
                 let full = (path as NSString).appendingPathComponent(name)
                 if let target = try? fm.destinationOfSymbolicLink(atPath: full) { parts.append("\(name)->\(target)") }
                 if let attrs = try? fm.attributesOfItem(atPath: (full as NSString).resolvingSymlinksInPath) {
-                    parts.append("\(name):\(attrs[.size] ?? 0):\((attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0):\(attrs[.systemFileNumber] ?? 0)")
+                    parts.append(
+                        "\(name):\(attrs[.size] ?? 0):\((attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0):\(attrs[.systemFileNumber] ?? 0)"
+                    )
                 }
             }
         } else if let attrs = try? fm.attributesOfItem(atPath: path) {
@@ -60,7 +65,9 @@ public final class RuleReloader: Service {
         }
         rules.replace(with: result.sources, files: result.files)
         metrics.reload(result: "succeeded")
-        logger.notice("rules reloaded (\(reason))", metadata: ["rule.sources": "\(result.sources.map(\.name).sorted().joined(separator: ","))"])
+        logger.notice(
+            "rules reloaded (\(reason))",
+            metadata: ["rule.sources": "\(result.sources.map(\.name).sorted().joined(separator: ","))"])
         Bridge.announce(result.sources, logger: logger)
         return result.diagnostics
     }
@@ -94,10 +101,3 @@ public final class RuleReloader: Service {
         }
     }
 }
-
-final class HUPFlag: Sendable {
-    private let flag = Mutex(false)
-    func set() { flag.withLock { $0 = true } }
-    func take() -> Bool { flag.withLock { let v = $0; $0 = false; return v } }
-}
-

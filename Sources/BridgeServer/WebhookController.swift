@@ -39,17 +39,20 @@ struct WebhookController {
         for field in request.headers { headers.add(field.name.rawName, field.value) }
         let incoming = IncomingRequest(
             source: source, method: request.method.rawValue, path: request.uri.path,
-            query: IncomingRequest.parseQuery(request.uri.query), headers: headers, body: Array(buffer.readableBytesView),
+            query: IncomingRequest.parseQuery(request.uri.query), headers: headers,
+            body: Array(buffer.readableBytesView),
             clientAddress: context.remoteAddress, receivedAt: Date())
         let outcome = await ingestor.ingest(incoming, subpath: subpath)
         let elapsed = (ContinuousClock.now - started).components
         metrics.observeWebhookDuration(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
-        return Self.json(outcome.status, outcome.body)
+        return Self.json(outcome.statusCode, outcome.body)
     }
 
     static func json(_ status: Int, _ body: JSONValue, close: Bool = false) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if close { headers[.connection] = "close" }
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.json + "\n")))
+        return Response(
+            status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.json + "\n"))
+        )
     }
 }

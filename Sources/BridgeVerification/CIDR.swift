@@ -25,7 +25,9 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     /// True when `address` (textual, possibly an IPv4-mapped IPv6 address) lies in the network.
     public func contains(_ address: String) -> Bool {
         guard var bytes = CIDR.parseAddress(address) else { return false }
-        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
+        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff,
+            bytes[11] == 0xff
+        {
             bytes = Array(bytes[12...])
         }
         guard bytes.count == network.count else { return false }

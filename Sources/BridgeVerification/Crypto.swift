@@ -1,30 +1,6 @@
 import CLibSSL
 import Foundation
 
-/// The HMAC digest algorithms the bridge accepts.
-public enum HMACAlgorithm: String, Sendable, CaseIterable, Codable {
-    case sha1
-    case sha256
-    case sha512
-
-    var evp: OpaquePointer? {
-        switch self {
-        case .sha1: EVP_sha1()
-        case .sha256: EVP_sha256()
-        case .sha512: EVP_sha512()
-        }
-    }
-
-    /// Digest length in bytes.
-    public var length: Int {
-        switch self {
-        case .sha1: 20
-        case .sha256: 32
-        case .sha512: 64
-        }
-    }
-}
-
 /// Thin wrapper over OpenSSL's libcrypto. This file is the only importer of `CLibSSL`.
 public enum Crypto {
     /// HMAC of `data` keyed with `key`.
@@ -81,7 +57,10 @@ public enum Crypto {
     /// Verifies an Ed25519 signature through libcrypto's EVP interface.
     public static func ed25519Verify(publicKey: [UInt8], signature: [UInt8], message: [UInt8]) -> Bool {
         guard publicKey.count == 32, signature.count == 64 else { return false }
-        guard let key = publicKey.withUnsafeBufferPointer({ EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32) })
+        guard
+            let key = publicKey.withUnsafeBufferPointer({
+                EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
+            })
         else { return false }
         defer { EVP_PKEY_free(key) }
         guard let ctx = EVP_MD_CTX_new() else { return false }
@@ -102,7 +81,9 @@ public enum Crypto {
     /// Derives the Ed25519 public key of a raw 32-byte private key (used by `sign` and tests).
     public static func ed25519Sign(privateKey: [UInt8], message: [UInt8]) -> [UInt8]? {
         guard privateKey.count == 32,
-            let key = privateKey.withUnsafeBufferPointer({ EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32) })
+            let key = privateKey.withUnsafeBufferPointer({
+                EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
+            })
         else { return nil }
         defer { EVP_PKEY_free(key) }
         guard let ctx = EVP_MD_CTX_new() else { return nil }
@@ -124,7 +105,9 @@ public enum Crypto {
     /// The raw public key for a raw Ed25519 private key.
     public static func ed25519PublicKey(privateKey: [UInt8]) -> [UInt8]? {
         guard privateKey.count == 32,
-            let key = privateKey.withUnsafeBufferPointer({ EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32) })
+            let key = privateKey.withUnsafeBufferPointer({
+                EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
+            })
         else { return nil }
         defer { EVP_PKEY_free(key) }
         var out = [UInt8](repeating: 0, count: 32)
@@ -136,7 +119,9 @@ public enum Crypto {
 
 extension Crypto {
     /// Verifies an RSA PKCS#1 v1.5 signature with a DER (SubjectPublicKeyInfo) public key.
-    public static func rsaVerify(publicKeyDER: [UInt8], signature: [UInt8], message: [UInt8], digest: HMACAlgorithm) -> Bool {
+    public static func rsaVerify(publicKeyDER: [UInt8], signature: [UInt8], message: [UInt8], digest: HMACAlgorithm)
+        -> Bool
+    {
         let key: OpaquePointer? = publicKeyDER.withUnsafeBufferPointer { buf in
             var p: UnsafePointer<UInt8>? = buf.baseAddress
             return d2i_PUBKEY(nil, &p, buf.count)
@@ -184,7 +169,9 @@ extension Crypto {
         guard ok else { return nil }
         var sig = [UInt8](repeating: 0, count: length)
         let rc = message.withUnsafeBufferPointer { m in
-            sig.withUnsafeMutableBufferPointer { s in EVP_DigestSign(ctx, s.baseAddress, &length, m.baseAddress, m.count) }
+            sig.withUnsafeMutableBufferPointer { s in
+                EVP_DigestSign(ctx, s.baseAddress, &length, m.baseAddress, m.count)
+            }
         }
         return rc == 1 ? Array(sig.prefix(length)) : nil
     }
@@ -194,7 +181,9 @@ extension Crypto {
         guard let ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nil) else { return nil }
         defer { EVP_PKEY_CTX_free(ctx) }
         var key: OpaquePointer?
-        guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) == 1, EVP_PKEY_keygen(ctx, &key) == 1, let key else { return nil }
+        guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) == 1,
+            EVP_PKEY_keygen(ctx, &key) == 1, let key
+        else { return nil }
         defer { EVP_PKEY_free(key) }
         func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) -> [UInt8]? {
             let n = encode(nil)
@@ -229,60 +218,5 @@ extension Crypto {
             rest = rest.dropFirst(64)
         }
         return "-----BEGIN \(label)-----\n" + lines.joined(separator: "\n") + "\n-----END \(label)-----\n"
-    }
-}
-
-/// Hex and base64 helpers shared by the verifiers and the `sign` command.
-public enum ByteEncoding {
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Decodes hex (either case); nil for odd length or a non-hex character.
-    public static func fromHex(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(utf8.count / 2)
-        var i = 0
-        while i < utf8.count {
-            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    public static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
-
-    public static func fromBase64(_ text: some StringProtocol) -> [UInt8]? {
-        Data(base64Encoded: String(text)).map { [UInt8]($0) }
-    }
-
-    public static func base64URL(_ bytes: [UInt8]) -> String {
-        base64(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    public static func fromBase64URL(_ text: some StringProtocol) -> [UInt8]? {
-        var s = String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while s.count % 4 != 0 { s += "=" }
-        return fromBase64(s)
     }
 }

@@ -1,5 +1,3 @@
-
-
 /// A provider's exact verification scheme, plus where it puts its delivery id.
 public struct VerificationPreset: Sendable {
     public let name: String
@@ -22,7 +20,8 @@ public struct VerificationPreset: Sendable {
             scheme: .hmac(
                 HMACScheme(
                     algorithm: .sha256, header: "\(prefix)-signature", format: .list(separator: " ", prefix: "v1,"),
-                    encoding: .base64, signed: [.header("\(prefix)-id"), .literal("."), .timestamp, .literal("."), .body],
+                    encoding: .base64,
+                    signed: [.header("\(prefix)-id"), .literal("."), .timestamp, .literal("."), .body],
                     timestampHeader: "\(prefix)-timestamp", secretFormat: .standardWebhooks)),
             deliveryIdHeader: deliveryId ?? "\(prefix)-id", secretMeaning: "signing secret (whsec_…)")
     }
@@ -55,14 +54,22 @@ public struct VerificationPreset: Sendable {
         standardWebhooks("ci", "cloudthread-bridge send (CI helper)"),
         VerificationPreset(
             name: "pagerduty", provider: "PagerDuty (v3 webhooks)",
-            scheme: .hmac(HMACScheme(algorithm: .sha256, header: "X-PagerDuty-Signature", format: .list(separator: ",", prefix: "v1="))),
+            scheme: .hmac(
+                HMACScheme(
+                    algorithm: .sha256, header: "X-PagerDuty-Signature", format: .list(separator: ",", prefix: "v1="))),
             deliveryIdHeader: "X-Webhook-Id", secretMeaning: "subscription secret"),
         hex("bitbucket", "Bitbucket Cloud", header: "X-Hub-Signature", prefix: "sha256=", deliveryId: "X-Request-UUID"),
-        hex("bitbucket-server", "Bitbucket Data Center", header: "X-Hub-Signature", prefix: "sha256=", deliveryId: "X-Request-Id"),
-        hex("jira", "Jira Cloud / JSM", header: "X-Hub-Signature", prefix: "sha256=", deliveryId: "X-Atlassian-Webhook-Identifier"),
+        hex(
+            "bitbucket-server", "Bitbucket Data Center", header: "X-Hub-Signature", prefix: "sha256=",
+            deliveryId: "X-Request-Id"),
+        hex(
+            "jira", "Jira Cloud / JSM", header: "X-Hub-Signature", prefix: "sha256=",
+            deliveryId: "X-Atlassian-Webhook-Identifier"),
         VerificationPreset(
             name: "circleci", provider: "CircleCI",
-            scheme: .hmac(HMACScheme(algorithm: .sha256, header: "circleci-signature", format: .list(separator: ",", prefix: "v1="))),
+            scheme: .hmac(
+                HMACScheme(
+                    algorithm: .sha256, header: "circleci-signature", format: .list(separator: ",", prefix: "v1="))),
             deliveryIdHeader: nil, secretMeaning: "signing secret"),
         VerificationPreset(
             name: "buildkite", provider: "Buildkite (signature)",
@@ -73,7 +80,8 @@ public struct VerificationPreset: Sendable {
                     signed: [.timestamp, .literal("."), .body])),
             deliveryIdHeader: nil, secretMeaning: "webhook token"),
         VerificationPreset(
-            name: "buildkite-token", provider: "Buildkite (token)", scheme: .token(header: "X-Buildkite-Token", prefix: ""),
+            name: "buildkite-token", provider: "Buildkite (token)",
+            scheme: .token(header: "X-Buildkite-Token", prefix: ""),
             deliveryIdHeader: nil, secretMeaning: "webhook token"),
         hex("flux", "Flux (generic-hmac)", header: "X-Signature", prefix: "sha256="),
         hex("vercel", "Vercel", .sha1, header: "x-vercel-signature"),
@@ -90,7 +98,8 @@ public struct VerificationPreset: Sendable {
             scheme: .hmac(
                 HMACScheme(
                     algorithm: .sha256, header: "X-Rootly-Signature",
-                    format: .parameters(separator: ",", signatureKey: "v1", timestampKey: "t"), signed: [.timestamp, .body])),
+                    format: .parameters(separator: ",", signatureKey: "v1", timestampKey: "t"),
+                    signed: [.timestamp, .body])),
             deliveryIdHeader: nil, secretMeaning: "webhook secret"),
         hex("sentry", "Sentry (integration platform)", header: "Sentry-Hook-Signature", deliveryId: "Request-ID"),
         hex("firehydrant", "FireHydrant", header: "fh-signature"),
@@ -100,7 +109,8 @@ public struct VerificationPreset: Sendable {
             scheme: .rsa(header: "Signature", digest: .sha1, formField: "payload"), deliveryIdHeader: nil,
             secretMeaning: "Travis's PEM public key (from <api host>/config)"),
         VerificationPreset(
-            name: "drone", provider: "Drone (HTTP Signatures, hmac-sha256 + Digest)", scheme: .httpSignature(header: "Signature"),
+            name: "drone", provider: "Drone (HTTP Signatures, hmac-sha256 + Digest)",
+            scheme: .httpSignature(header: "Signature"),
             deliveryIdHeader: nil, secretMeaning: "DRONE_WEBHOOK_SECRET"),
         VerificationPreset(
             name: "splunk-oncall", provider: "Splunk On-Call / VictorOps (URL + sorted form, HMAC-SHA1)",
@@ -108,12 +118,15 @@ public struct VerificationPreset: Sendable {
             secretMeaning: "the webhook auth key; needs verify.url, the webhook URL exactly as configured"),
         VerificationPreset(
             name: "bearer", provider: "Authorization: Bearer (Alertmanager, Grafana, Jenkins, ...)",
-            scheme: .token(header: "Authorization", prefix: "Bearer "), deliveryIdHeader: nil, secretMeaning: "bearer token"),
+            scheme: .token(header: "Authorization", prefix: "Bearer "), deliveryIdHeader: nil,
+            secretMeaning: "bearer token"),
         VerificationPreset(
             name: "alertmanager", provider: "Prometheus Alertmanager (authorization)",
-            scheme: .token(header: "Authorization", prefix: "Bearer "), deliveryIdHeader: nil, secretMeaning: "bearer token"),
+            scheme: .token(header: "Authorization", prefix: "Bearer "), deliveryIdHeader: nil,
+            secretMeaning: "bearer token"),
         VerificationPreset(
-            name: "basic", provider: "HTTP basic (Argo CD, Azure DevOps, Bitbucket Server, ...)", scheme: .basic(user: ""),
+            name: "basic", provider: "HTTP basic (Argo CD, Azure DevOps, Bitbucket Server, ...)",
+            scheme: .basic(user: ""),
             deliveryIdHeader: nil, secretMeaning: "password"),
         VerificationPreset(
             name: "url-token", provider: "Token in the URL (?token=...: Statuspage, Better Stack, ...)",

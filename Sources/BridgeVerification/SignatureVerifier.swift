@@ -12,7 +12,9 @@ public struct SignatureVerifier: Sendable {
     public var tolerance: TimeInterval
     public var allowedNetworks: [CIDR]
 
-    public init(scheme: VerificationScheme, secrets: [Secret], tolerance: TimeInterval = 300, allowedNetworks: [CIDR] = []) {
+    public init(
+        scheme: VerificationScheme, secrets: [Secret], tolerance: TimeInterval = 300, allowedNetworks: [CIDR] = []
+    ) {
         self.scheme = scheme
         self.secrets = secrets
         self.tolerance = tolerance
@@ -49,7 +51,8 @@ public struct SignatureVerifier: Sendable {
                 throw VerificationError(.missingCredentials, "query parameter '\(parameter)' is missing")
             }
             guard anySecretEquals(Array(value.utf8)) else {
-                throw VerificationError(.badCredentials, "query parameter '\(parameter)' does not hold the expected token")
+                throw VerificationError(
+                    .badCredentials, "query parameter '\(parameter)' does not hold the expected token")
             }
         case .basic(let user):
             guard let value = request.headers["Authorization"] else {
@@ -75,25 +78,39 @@ public struct SignatureVerifier: Sendable {
         case .httpSignature(let header):
             try verifyHTTPSignature(request, header: header, now: now)
         case .urlAndForm(let header, let url):
-            guard let value = request.headers[header], let presented = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces)) else {
+            guard let value = request.headers[header],
+                let presented = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces))
+            else {
                 throw VerificationError(.missingSignature, "signature header '\(header)' is missing or not base64")
             }
             let content = Array(Signer.urlAndFormContent(url: url, body: request.body).utf8)
             var matched = false
-            for secret in secrets where Crypto.constantTimeEquals(presented, Crypto.hmac(.sha1, key: secret.bytes, data: content)) { matched = true }
-            guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not match the URL and parameters") }
+            for secret in secrets
+            where Crypto.constantTimeEquals(presented, Crypto.hmac(.sha1, key: secret.bytes, data: content)) {
+                matched = true
+            }
+            guard matched else {
+                throw VerificationError(.badSignature, "signature in '\(header)' does not match the URL and parameters")
+            }
         }
     }
 
     // MARK: RSA (Travis CI)
 
-    private func verifyRSA(_ request: IncomingRequest, header: String, digest: HMACAlgorithm, formField: String?) throws {
-        guard let value = request.headers[header], let signature = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces)) else {
+    private func verifyRSA(_ request: IncomingRequest, header: String, digest: HMACAlgorithm, formField: String?) throws
+    {
+        guard let value = request.headers[header],
+            let signature = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces))
+        else {
             throw VerificationError(.missingSignature, "signature header '\(header)' is missing or not base64")
         }
         var message = request.body
         if let formField {
-            guard let field = FormDecoding.pairs(String(decoding: request.body, as: UTF8.self)).first(where: { $0.name == formField }) else {
+            guard
+                let field = FormDecoding.pairs(String(decoding: request.body, as: UTF8.self)).first(where: {
+                    $0.name == formField
+                })
+            else {
                 throw VerificationError(.badSignature, "the signed form field '\(formField)' is missing")
             }
             message = Array(field.value.utf8)
@@ -101,9 +118,14 @@ public struct SignatureVerifier: Sendable {
         var matched = false
         for secret in secrets {
             guard let der = Crypto.pemDecode(secret.string) else { continue }
-            if Crypto.rsaVerify(publicKeyDER: der, signature: signature, message: message, digest: digest) { matched = true }
+            if Crypto.rsaVerify(publicKeyDER: der, signature: signature, message: message, digest: digest) {
+                matched = true
+            }
         }
-        guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not verify with the configured public keys") }
+        guard matched else {
+            throw VerificationError(
+                .badSignature, "signature in '\(header)' does not verify with the configured public keys")
+        }
     }
 
     // MARK: HTTP Signatures (Drone)
@@ -113,12 +135,17 @@ public struct SignatureVerifier: Sendable {
             throw VerificationError(.missingSignature, "signature header '\(header)' is missing")
         }
         let params = Signer.httpSignatureParameters(value)
-        guard params["algorithm"]?.lowercased() == "hmac-sha256", let sigText = params["signature"], let signature = ByteEncoding.fromBase64(sigText) else {
-            throw VerificationError(.malformedSignature, "signature header '\(header)' is not an hmac-sha256 HTTP signature")
+        guard params["algorithm"]?.lowercased() == "hmac-sha256", let sigText = params["signature"],
+            let signature = ByteEncoding.fromBase64(sigText)
+        else {
+            throw VerificationError(
+                .malformedSignature, "signature header '\(header)' is not an hmac-sha256 HTTP signature")
         }
         let names = (params["headers"] ?? "date").lowercased().split(separator: " ").map(String.init)
         guard names.contains("digest") else {
-            throw VerificationError(.malformedSignature, "the HTTP signature does not cover the Digest header, so it does not bind the body")
+            throw VerificationError(
+                .malformedSignature, "the HTTP signature does not cover the Digest header, so it does not bind the body"
+            )
         }
         var lines: [String] = []
         for name in names {
@@ -126,16 +153,24 @@ public struct SignatureVerifier: Sendable {
                 lines.append("(request-target): \(request.method.lowercased()) \(request.path)")
                 continue
             }
-            guard let v = request.headers[name] else { throw VerificationError(.missingSignature, "header '\(name)' covered by the signature is missing") }
+            guard let v = request.headers[name] else {
+                throw VerificationError(.missingSignature, "header '\(name)' covered by the signature is missing")
+            }
             lines.append("\(name): \(v)")
         }
         var matched = false
-        for secret in secrets where Crypto.constantTimeEquals(signature, Crypto.hmac(.sha256, key: secret.bytes, data: Array(lines.joined(separator: "\n").utf8))) {
+        for secret in secrets
+        where Crypto.constantTimeEquals(
+            signature, Crypto.hmac(.sha256, key: secret.bytes, data: Array(lines.joined(separator: "\n").utf8)))
+        {
             matched = true
         }
-        guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not match the signed headers") }
+        guard matched else {
+            throw VerificationError(.badSignature, "signature in '\(header)' does not match the signed headers")
+        }
         guard let digest = request.headers["Digest"], digest.hasPrefix("SHA-256="),
-            let claimed = ByteEncoding.fromBase64(digest.dropFirst(8)), Crypto.constantTimeEquals(claimed, Crypto.sha256(request.body))
+            let claimed = ByteEncoding.fromBase64(digest.dropFirst(8)),
+            Crypto.constantTimeEquals(claimed, Crypto.sha256(request.body))
         else { throw VerificationError(.badSignature, "the Digest header does not match the body") }
         if names.contains("date"), let date = request.headers["Date"].flatMap(Signer.parseHTTPDate) {
             try checkTimestamp(String(date.timeIntervalSince1970), now: now)
@@ -160,7 +195,8 @@ public struct SignatureVerifier: Sendable {
         case .single(let prefix):
             let value = headerValue.trimmingCharacters(in: .whitespaces)
             guard value.hasPrefix(prefix) else {
-                throw VerificationError(.malformedSignature, "signature header '\(scheme.header)' lacks the prefix '\(prefix)'")
+                throw VerificationError(
+                    .malformedSignature, "signature header '\(scheme.header)' lacks the prefix '\(prefix)'")
             }
             candidates = [String(value.dropFirst(prefix.count))]
         case .list(let separator, let prefix):
@@ -177,7 +213,8 @@ public struct SignatureVerifier: Sendable {
             }
         }
         guard !candidates.isEmpty else {
-            throw VerificationError(.malformedSignature, "signature header '\(scheme.header)' holds no signature of the supported version")
+            throw VerificationError(
+                .malformedSignature, "signature header '\(scheme.header)' holds no signature of the supported version")
         }
         if scheme.usesTimestamp {
             try checkTimestamp(timestamp, now: now)
@@ -204,7 +241,8 @@ public struct SignatureVerifier: Sendable {
             }
         }
         guard !presented.isEmpty else {
-            throw VerificationError(.malformedSignature, "signature header '\(scheme.header)' is not \(scheme.encoding.rawValue)")
+            throw VerificationError(
+                .malformedSignature, "signature header '\(scheme.header)' is not \(scheme.encoding.rawValue)")
         }
         var matched = false
         for secret in secrets {
@@ -226,13 +264,16 @@ public struct SignatureVerifier: Sendable {
             throw VerificationError(.staleTimestamp, "the signed timestamp is older than \(Int(tolerance)) s")
         }
         if -delta > tolerance {
-            throw VerificationError(.futureTimestamp, "the signed timestamp is more than \(Int(tolerance)) s in the future")
+            throw VerificationError(
+                .futureTimestamp, "the signed timestamp is more than \(Int(tolerance)) s in the future")
         }
     }
 
     // MARK: Ed25519 (Standard Webhooks v1a)
 
-    private func verifyEd25519(_ request: IncomingRequest, header: String, idHeader: String, timestampHeader: String, now: Date) throws {
+    private func verifyEd25519(
+        _ request: IncomingRequest, header: String, idHeader: String, timestampHeader: String, now: Date
+    ) throws {
         guard let headerValue = request.headers[header], !headerValue.isEmpty else {
             throw VerificationError(.missingSignature, "signature header '\(header)' is missing")
         }
@@ -252,11 +293,14 @@ public struct SignatureVerifier: Sendable {
         var matched = false
         for secret in secrets {
             guard let key = secret.key(.standardWebhooks) else { continue }
-            for signature in signatures where Crypto.ed25519Verify(publicKey: key, signature: signature, message: message) {
+            for signature in signatures
+            where Crypto.ed25519Verify(publicKey: key, signature: signature, message: message) {
                 matched = true
             }
         }
-        guard matched else { throw VerificationError(.badSignature, "signature in '\(header)' does not match the body") }
+        guard matched else {
+            throw VerificationError(.badSignature, "signature in '\(header)' does not match the body")
+        }
     }
 
     // MARK: JWS (Netlify)
@@ -267,12 +311,14 @@ public struct SignatureVerifier: Sendable {
         }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = ByteEncoding.fromBase64URL(parts[0]),
-            let claimsBytes = ByteEncoding.fromBase64URL(parts[1]), let signature = ByteEncoding.fromBase64URL(parts[2]),
+            let claimsBytes = ByteEncoding.fromBase64URL(parts[1]),
+            let signature = ByteEncoding.fromBase64URL(parts[2]),
             let jose = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
             let claims = try? JSONSerialization.jsonObject(with: Data(claimsBytes)) as? [String: Any]
         else { throw VerificationError(.malformedSignature, "signature header '\(header)' is not a compact JWS") }
         guard jose["alg"] as? String == "HS256" else {
-            throw VerificationError(.malformedSignature, "signature header '\(header)' uses an algorithm other than HS256")
+            throw VerificationError(
+                .malformedSignature, "signature header '\(header)' uses an algorithm other than HS256")
         }
         let signingInput = Array("\(parts[0]).\(parts[1])".utf8)
         var matched = false

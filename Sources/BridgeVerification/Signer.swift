@@ -13,7 +13,9 @@ public struct Signer: Sendable {
     }
 
     /// Headers to add to a request with `body` and the existing `headers` (an id header already there is reused).
-    public func headers(for body: [UInt8], existing: HeaderBag = HeaderBag(), now: Date = Date(), id: String? = nil) throws -> [(name: String, value: String)] {
+    public func headers(for body: [UInt8], existing: HeaderBag = HeaderBag(), now: Date = Date(), id: String? = nil)
+        throws -> [(name: String, value: String)]
+    {
         let timestamp = String(Int(now.timeIntervalSince1970))
         switch scheme {
         case .unverified:
@@ -33,12 +35,16 @@ public struct Signer: Sendable {
                 case .timestamp: content += Array(timestamp.utf8)
                 case .literal(let t): content += Array(t.utf8)
                 case .header(let name):
-                    let value = existing[name] ?? id ?? "msg_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+                    let value =
+                        existing[name] ?? id
+                        ?? "msg_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
                     if existing[name] == nil { out.append((name, value)) }
                     content += Array(value.utf8)
                 }
             }
-            guard let key = secret.key(h.secretFormat) else { throw SignerError("the secret is not in the \(h.secretFormat.rawValue) format") }
+            guard let key = secret.key(h.secretFormat) else {
+                throw SignerError("the secret is not in the \(h.secretFormat.rawValue) format")
+            }
             let mac = Crypto.hmac(h.algorithm, key: key, data: content)
             let encoded = h.encoding == .hex ? ByteEncoding.hex(mac) : ByteEncoding.base64(mac)
             if h.usesTimestamp, let th = h.timestampHeader { out.append((th, timestamp)) }
@@ -55,8 +61,11 @@ public struct Signer: Sendable {
             guard let key = secret.key(.standardWebhooks), key.count == 32 else {
                 throw SignerError("an Ed25519 signing secret must be whsk_<base64 of the 32-byte private key>")
             }
-            let msgId = existing[idHeader] ?? id ?? "msg_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
-            guard let sig = Crypto.ed25519Sign(privateKey: key, message: Array("\(msgId).\(timestamp).".utf8) + body) else {
+            let msgId =
+                existing[idHeader] ?? id
+                ?? "msg_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+            guard let sig = Crypto.ed25519Sign(privateKey: key, message: Array("\(msgId).\(timestamp).".utf8) + body)
+            else {
                 throw SignerError("Ed25519 signing failed")
             }
             var out: [(String, String)] = []
@@ -65,15 +74,23 @@ public struct Signer: Sendable {
             out.append((header, "v1a," + ByteEncoding.base64(sig)))
             return out
         case .rsa(let header, let digest, let formField):
-            guard let der = Crypto.pemDecode(secret.string) else { throw SignerError("an RSA signing secret must be a PEM private key") }
+            guard let der = Crypto.pemDecode(secret.string) else {
+                throw SignerError("an RSA signing secret must be a PEM private key")
+            }
             var message = body
             if let formField {
-                guard let field = FormDecoding.pairs(String(decoding: body, as: UTF8.self)).first(where: { $0.name == formField }) else {
+                guard
+                    let field = FormDecoding.pairs(String(decoding: body, as: UTF8.self)).first(where: {
+                        $0.name == formField
+                    })
+                else {
                     throw SignerError("the body has no form field '\(formField)' to sign")
                 }
                 message = Array(field.value.utf8)
             }
-            guard let sig = Crypto.rsaSign(privateKeyDER: der, message: message, digest: digest) else { throw SignerError("RSA signing failed") }
+            guard let sig = Crypto.rsaSign(privateKeyDER: der, message: message, digest: digest) else {
+                throw SignerError("RSA signing failed")
+            }
             return [(header, ByteEncoding.base64(sig))]
         case .httpSignature(let header):
             let date = existing["Date"] ?? Signer.httpDate(now)
@@ -83,15 +100,18 @@ public struct Signer: Sendable {
             var out: [(String, String)] = []
             if existing["Date"] == nil { out.append(("Date", date)) }
             out.append(("Digest", digest))
-            out.append((header, "keyId=\"hmac-key\",algorithm=\"hmac-sha256\",signature=\"\(sig)\",headers=\"date digest\""))
+            out.append(
+                (header, "keyId=\"hmac-key\",algorithm=\"hmac-sha256\",signature=\"\(sig)\",headers=\"date digest\""))
             return out
         case .urlAndForm(let header, let url):
             let content = Array(Signer.urlAndFormContent(url: url, body: body).utf8)
             return [(header, ByteEncoding.base64(Crypto.hmac(.sha1, key: secret.bytes, data: content)))]
         case .jws(let header, let issuer):
             let jose = ByteEncoding.base64URL(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-            let claims = ByteEncoding.base64URL(Array(#"{"iss":"\#(issuer)","sha256":"\#(ByteEncoding.hex(Crypto.sha256(body)))"}"#.utf8))
-            let sig = ByteEncoding.base64URL(Crypto.hmac(.sha256, key: secret.bytes, data: Array("\(jose).\(claims)".utf8)))
+            let claims = ByteEncoding.base64URL(
+                Array(#"{"iss":"\#(issuer)","sha256":"\#(ByteEncoding.hex(Crypto.sha256(body)))"}"#.utf8))
+            let sig = ByteEncoding.base64URL(
+                Crypto.hmac(.sha256, key: secret.bytes, data: Array("\(jose).\(claims)".utf8)))
             return [(header, "\(jose).\(claims).\(sig)")]
         }
     }
@@ -104,7 +124,10 @@ public struct Signer: Sendable {
             return (s, s)
         case .rsa:
             guard let pair = testRSAKey else { return (Secret(""), Secret("")) }
-            return (Secret(Crypto.pemEncode(pair.privateDER, label: "PRIVATE KEY")), Secret(Crypto.pemEncode(pair.publicDER, label: "PUBLIC KEY")))
+            return (
+                Secret(Crypto.pemEncode(pair.privateDER, label: "PRIVATE KEY")),
+                Secret(Crypto.pemEncode(pair.publicDER, label: "PUBLIC KEY"))
+            )
         case .ed25519:
             let priv = Array(Crypto.sha256(Array("cloudthread-bridge-test-key".utf8)))
             let pub = Crypto.ed25519PublicKey(privateKey: priv) ?? []
@@ -160,9 +183,4 @@ extension Signer {
 
     static func httpDate(_ date: Date) -> String { httpDateFormatter().string(from: date) }
     static func parseHTTPDate(_ text: String) -> Date? { httpDateFormatter().date(from: text) }
-}
-
-public struct SignerError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -9,7 +9,10 @@ struct CloudthreadBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloudthread-bridge",
         abstract: "Turns deploy and incident webhooks into Cloudthread events and custom data.",
-        subcommands: [Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self, Replay.self, Probe.self],
+        subcommands: [
+            Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self,
+            Replay.self, Probe.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 
@@ -18,18 +21,26 @@ struct MappingsOption: ParsableArguments {
     @Option(name: .long, help: "Rule files: a directory or one file (env BRIDGE_MAPPINGS, default ./mappings).")
     var mappings: String?
 
-    var path: String { mappings ?? ProcessInfo.processInfo.environment["BRIDGE_MAPPINGS"].flatMap { $0.isEmpty ? nil : $0 } ?? "./mappings" }
+    var path: String {
+        mappings ?? ProcessInfo.processInfo.environment["BRIDGE_MAPPINGS"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "./mappings"
+    }
 }
 
 struct DataDirOption: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Data directory holding the SQLite database (env BRIDGE_DATA_DIR, default ./data).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Data directory holding the SQLite database (env BRIDGE_DATA_DIR, default ./data).")
     var dataDir: String?
 
-    var path: String { dataDir ?? ProcessInfo.processInfo.environment["BRIDGE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data" }
+    var path: String {
+        dataDir ?? ProcessInfo.processInfo.environment["BRIDGE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data"
+    }
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the bridge: receive webhooks and forward them to Cloudthread.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the bridge: receive webhooks and forward them to Cloudthread.")
 
     @Option(help: "Address to listen on (env BRIDGE_HOST, default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (env BRIDGE_PORT, default 8080).") var port: Int?

@@ -7,7 +7,8 @@ import BridgeVerification
 import Foundation
 
 struct Check: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate rule files and settings without starting the server.")
+    static let configuration = CommandConfiguration(
+        abstract: "Validate rule files and settings without starting the server.")
 
     @Argument(help: "A rule file or a directory of them (default: BRIDGE_MAPPINGS or ./mappings).") var path: String?
 
@@ -23,11 +24,15 @@ struct Check: AsyncParsableCommand {
                 switch await TeamCheck.fetchTeams(baseURL: configuration.apiURL, apiKey: key) {
                 case .success(let teams): diagnostics += RuleChecker.unknownTeams(in: loaded.sources, teams: teams)
                 case .failure(let error):
-                    diagnostics.append(Diagnostic(file: "environment", line: 0, column: 0, severity: .warning, message: "team names not checked: GET /teams failed (\(error))"))
+                    diagnostics.append(
+                        Diagnostic(
+                            file: "environment", line: 0, column: 0, severity: .warning,
+                            message: "team names not checked: GET /teams failed (\(error))"))
                 }
             }
         } catch {
-            diagnostics.append(Diagnostic(file: "environment", line: 0, column: 0, severity: .error, message: "\(error)"))
+            diagnostics.append(
+                Diagnostic(file: "environment", line: 0, column: 0, severity: .error, message: "\(error)"))
         }
         for d in diagnostics { print(d) }
         let errors = diagnostics.filter { $0.severity == .error }.count
@@ -38,7 +43,8 @@ struct Check: AsyncParsableCommand {
 }
 
 struct TestRules: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "test", abstract: "Run the tests written in rule files.")
+    static let configuration = CommandConfiguration(
+        commandName: "test", abstract: "Run the tests written in rule files.")
 
     @Argument(help: "A rule file or a directory of them (default: BRIDGE_MAPPINGS or ./mappings).") var path: String?
     @Flag(help: "Print every test, not only failures.") var verbose = false
@@ -74,23 +80,32 @@ struct TestRules: AsyncParsableCommand {
 /// Reads `K: V` header arguments.
 func parseHeaders(_ values: [String]) throws -> [(name: String, value: String)] {
     try values.map { h in
-        guard let colon = h.firstIndex(of: ":") else { throw ValidationError("header '\(h)' must look like 'Name: value'") }
-        return (String(h[..<colon]).trimmingCharacters(in: .whitespaces), String(h[h.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        guard let colon = h.firstIndex(of: ":") else {
+            throw ValidationError("header '\(h)' must look like 'Name: value'")
+        }
+        return (
+            String(h[..<colon]).trimmingCharacters(in: .whitespaces),
+            String(h[h.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+        )
     }
 }
 
 func readBody(_ path: String) throws -> [UInt8] {
     if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read body file '\(path)'") }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read body file '\(path)'")
+    }
     return Array(data)
 }
 
 struct Try: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what a payload would produce, and why each rule did or did not match.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a payload would produce, and why each rule did or did not match.")
 
     @Option(help: "The source (rule file) to try.") var source: String
     @Option(help: "The body file ('-' for standard input).") var body: String
-    @Option(name: .customLong("header"), help: "A request header 'Name: value' (repeatable).") var headers: [String] = []
+    @Option(name: .customLong("header"), help: "A request header 'Name: value' (repeatable).") var headers: [String] =
+        []
     @Option(name: .customLong("query"), help: "A query parameter 'name=value' (repeatable).") var query: [String] = []
     @Option(help: "The path after /hooks/<source>/, if any.") var path: String = ""
     @OptionGroup var mappings: MappingsOption
@@ -101,12 +116,15 @@ struct Try: AsyncParsableCommand {
         for d in loaded.diagnostics where d.severity == .error { print(d) }
         if loaded.diagnostics.hasErrors { throw ExitCode(1) }
         guard let definition = loaded.sources.first(where: { $0.name == source }) else {
-            throw ValidationError("no source '\(source)' in \(mappings.path) (sources: \(loaded.sources.map(\.name).sorted().joined(separator: ", ")))")
+            throw ValidationError(
+                "no source '\(source)' in \(mappings.path) (sources: \(loaded.sources.map(\.name).sorted().joined(separator: ", ")))"
+            )
         }
         var bag = HeaderBag(try parseHeaders(headers))
         if bag["Content-Type"] == nil { bag.add("Content-Type", "application/json") }
         let request = IncomingRequest(
-            source: source, query: query.map { q in
+            source: source,
+            query: query.map { q in
                 let kv = q.split(separator: "=", maxSplits: 1)
                 return (String(kv[0]), kv.count > 1 ? String(kv[1]) : "")
             }, headers: bag, body: try readBody(body))

@@ -12,7 +12,8 @@ import Logging
 func scheme(source: String?, preset: String?, mappings: MappingsOption) throws -> (VerificationScheme, String) {
     if let preset {
         guard let p = VerificationPreset.named(preset) else {
-            throw ValidationError("unknown preset '\(preset)' (presets: \(VerificationPreset.names.joined(separator: ", ")))")
+            throw ValidationError(
+                "unknown preset '\(preset)' (presets: \(VerificationPreset.names.joined(separator: ", ")))")
         }
         return (p.scheme, preset)
     }
@@ -33,7 +34,8 @@ func secretFromEnvironment(_ variable: String) throws -> Secret {
 }
 
 struct Sign: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the headers a source expects for a body (for tools that cannot sign).")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the headers a source expects for a body (for tools that cannot sign).")
 
     @Option(help: "The source whose scheme to use (its rule file), or use --preset.") var source: String?
     @Option(help: "A verification preset name instead of a source.") var preset: String?
@@ -45,7 +47,9 @@ struct Sign: AsyncParsableCommand {
 
     func run() async throws {
         var (s, name) = try scheme(source: source, preset: preset, mappings: mappings)
-        if case .basic = s { s = .basic(user: user ?? ProcessInfo.processInfo.environment["\(envName(name))_WEBHOOK_USER"] ?? "") }
+        if case .basic = s {
+            s = .basic(user: user ?? ProcessInfo.processInfo.environment["\(envName(name))_WEBHOOK_USER"] ?? "")
+        }
         let secret = try secretFromEnvironment(secretEnv ?? "\(envName(name))_WEBHOOK_SECRET")
         let headers = try Signer(scheme: s, secret: secret).headers(for: try readBody(body))
         for (n, v) in headers {
@@ -59,7 +63,9 @@ func envName(_ source: String) -> String { source.uppercased().replacingOccurren
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build, sign and post a deploy or incident webhook to a running bridge (for CI steps).",
-        discussion: "Defaults come from the CI system's variables (GitHub Actions, GitLab CI, Jenkins, CircleCI, Buildkite). The secret is read from CI_WEBHOOK_SECRET (or --secret-env).")
+        discussion:
+            "Defaults come from the CI system's variables (GitHub Actions, GitLab CI, Jenkins, CircleCI, Buildkite). The secret is read from CI_WEBHOOK_SECRET (or --secret-env)."
+    )
 
     @Option(help: "Bridge base URL (env BRIDGE_URL, default http://localhost:8080).") var url: String?
     @Option(help: "Source to post to (default ci).") var source: String = "ci"
@@ -70,13 +76,16 @@ struct Send: AsyncParsableCommand {
     @Option(help: "success, failure, started, triggered, resolved, ...") var status: String = "success"
     @Option(help: "Incident severity.") var severity: String?
     @Option(help: "Free text for the chart annotation.") var description: String?
-    @Option(name: .customLong("link"), help: "Link to the run, deploy or incident (default: the CI run URL).") var link: String?
+    @Option(name: .customLong("link"), help: "Link to the run, deploy or incident (default: the CI run URL).") var link:
+        String?
     @Option(help: "Environment variable holding the secret (default CI_WEBHOOK_SECRET).") var secretEnv: String?
     @Option(help: "Verification preset of the target source (default: the ci preset).") var preset: String = "ci"
     @Flag(help: "Print the request instead of sending it.") var dryRun = false
 
     func validate() throws {
-        guard ["deploy", "rollback", "incident"].contains(kind) else { throw ValidationError("--kind must be deploy, rollback or incident") }
+        guard ["deploy", "rollback", "incident"].contains(kind) else {
+            throw ValidationError("--kind must be deploy, rollback or incident")
+        }
     }
 
     func run() async throws {
@@ -90,13 +99,18 @@ struct Send: AsyncParsableCommand {
         if let severity { webhook.severity = severity }
         if let description { webhook.description = description }
         if let link { webhook.url = link }
-        guard webhook.service != nil else { throw ValidationError("no service: pass --service (no CI variables name one)") }
+        guard webhook.service != nil else {
+            throw ValidationError("no service: pass --service (no CI variables name one)")
+        }
         guard let p = VerificationPreset.named(preset) else { throw ValidationError("unknown preset '\(preset)'") }
         let secret = try secretFromEnvironment(secretEnv ?? "CI_WEBHOOK_SECRET")
         let body = webhook.body
-        var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("User-Agent", "cloudthread-bridge-send")]
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/json"), ("User-Agent", "cloudthread-bridge-send"),
+        ]
         headers += try Signer(scheme: p.scheme, secret: secret).headers(for: body)
-        let base = (url ?? env["BRIDGE_URL"] ?? "http://localhost:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let base = (url ?? env["BRIDGE_URL"] ?? "http://localhost:8080").trimmingCharacters(
+            in: CharacterSet(charactersIn: "/"))
         let target = "\(base)/hooks/\(source)"
         if dryRun {
             print("POST \(target)")
@@ -112,20 +126,29 @@ struct Send: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if (200..<300).contains(answer.status) {
-            print("sent \(kind) for \(webhook.service ?? ""): HTTP \(answer.status) \(answer.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+            print(
+                "sent \(kind) for \(webhook.service ?? ""): HTTP \(answer.status) \(answer.body.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         } else {
-            FileHandle.standardError.write(Data("error: the bridge refused the webhook: HTTP \(answer.status) \(answer.body.trimmingCharacters(in: .whitespacesAndNewlines))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "error: the bridge refused the webhook: HTTP \(answer.status) \(answer.body.trimmingCharacters(in: .whitespacesAndNewlines))\n"
+                        .utf8))
             throw ExitCode(1)
         }
     }
 }
 
 /// Opens the store of a data directory for a short inspection.
-func withStore<T: Sendable>(_ data: DataDirOption, _ body: @escaping @Sendable (SQLiteDeliveryStore) async throws -> T) async throws -> T {
+func withStore<T: Sendable>(_ data: DataDirOption, _ body: @escaping @Sendable (SQLiteDeliveryStore) async throws -> T)
+    async throws -> T
+{
     var logger = Logger(label: "cloudthread-bridge")
     logger.logLevel = .error
     let path = (data.path as NSString).appendingPathComponent("bridge.sqlite")
-    guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no database at \(path) (set --data-dir)") }
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw ValidationError("no database at \(path) (set --data-dir)")
+    }
     let store = try await SQLiteDeliveryStore.open(path: path, logger: logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
@@ -147,7 +170,8 @@ func printJSON<T: Encodable>(_ value: T) {
 }
 
 struct Deliveries: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List recent deliveries and why each was accepted, ignored or refused.")
+    static let configuration = CommandConfiguration(
+        abstract: "List recent deliveries and why each was accepted, ignored or refused.")
 
     @OptionGroup var data: DataDirOption
     @Option(help: "Only this source.") var source: String?
@@ -156,45 +180,59 @@ struct Deliveries: AsyncParsableCommand {
 
     func run() async throws {
         if let id {
-            guard let d = try await withStore(data, { try await $0.delivery(id: id) }) else { throw ValidationError("no delivery \(id)") }
+            guard let d = try await withStore(data, { try await $0.delivery(id: id) }) else {
+                throw ValidationError("no delivery \(id)")
+            }
             printJSON(d)
             return
         }
-        let list = try await withStore(data) { [source, limit] in try await $0.deliveries(limit: limit, source: source) }
+        let list = try await withStore(data) { [source, limit] in try await $0.deliveries(limit: limit, source: source)
+        }
         for d in list {
             let why = d.explanation.map { e in e.notes.first ?? e.summary } ?? ""
-            print("\(d.id)\t\(ISO8601DateFormatter().string(from: d.receivedAt))\t\(d.source)\t\(d.status) (\(d.httpStatus))\tevents=\(d.events) metrics=\(d.metrics)\t\(why)")
+            print(
+                "\(d.id)\t\(ISO8601DateFormatter().string(from: d.receivedAt))\t\(d.source)\t\(d.status) (\(d.httpStatus))\tevents=\(d.events) metrics=\(d.metrics)\t\(why)"
+            )
         }
     }
 }
 
 struct DeadLetters: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dead-letters", abstract: "List records Cloudthread refused, with its reason.")
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters", abstract: "List records Cloudthread refused, with its reason.")
 
     @OptionGroup var data: DataDirOption
     @Option(help: "How many.") var limit: Int = 50
 
     func run() async throws {
         let list = try await withStore(data) { [limit] in try await $0.deadLetters(limit: limit) }
-        for d in list { print("\(d.id)\t\(d.kind)\tdelivery=\(d.deliveryId.map(String.init) ?? "-")\tattempts=\(d.attempts)\t\(d.reason)\n\t\(d.record)") }
+        for d in list {
+            print(
+                "\(d.id)\t\(d.kind)\tdelivery=\(d.deliveryId.map(String.init) ?? "-")\tattempts=\(d.attempts)\t\(d.reason)\n\t\(d.record)"
+            )
+        }
         print("\(list.count) dead letter\(list.count == 1 ? "" : "s")")
     }
 }
 
 struct Replay: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Put dead letters back in the outbox (after fixing their cause).")
+    static let configuration = CommandConfiguration(
+        abstract: "Put dead letters back in the outbox (after fixing their cause).")
 
     @OptionGroup var data: DataDirOption
     @Argument(help: "Dead-letter ids (default: all).") var ids: [Int64] = []
 
     func run() async throws {
-        let n = try await withStore(data) { [ids] in try await $0.replayDeadLetters(ids.isEmpty ? nil : ids, now: Date()) }
+        let n = try await withStore(data) { [ids] in
+            try await $0.replayDeadLetters(ids.isEmpty ? nil : ids, now: Date())
+        }
         print("replayed \(n) record\(n == 1 ? "" : "s"); a running bridge sends them within its next poll")
     }
 }
 
 struct Probe: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "GET a URL and exit 0 on a 2xx answer (the container's HEALTHCHECK).")
+    static let configuration = CommandConfiguration(
+        abstract: "GET a URL and exit 0 on a 2xx answer (the container's HEALTHCHECK).")
 
     @Argument(help: "The URL, e.g. http://127.0.0.1:8080/healthz") var url: String = "http://127.0.0.1:8080/healthz"
 

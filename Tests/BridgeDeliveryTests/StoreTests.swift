@@ -1,9 +1,10 @@
-@testable import BridgeCloudthread
-@testable import BridgeCore
-@testable import BridgeDelivery
 import Foundation
 import Logging
 import Testing
+
+@testable import BridgeCloudthread
+@testable import BridgeCore
+@testable import BridgeDelivery
 
 func withTemporaryStore(_ body: (SQLiteDeliveryStore, String) async throws -> Void) async throws {
     let dir = NSTemporaryDirectory() + "ctb-store-\(UUID().uuidString)"
@@ -16,12 +17,19 @@ func withTemporaryStore(_ body: (SQLiteDeliveryStore, String) async throws -> Vo
 }
 
 func observation(_ value: Double, hour: String = "2024-05-01 14:00:00", agg: Aggregation = .sum) -> MetricObservation {
-    MetricObservation(streamToken: "tok", name: "m", aggregation: agg, value: value, dimensions: ["service": "api"], hour: hour, rule: "r")
+    MetricObservation(
+        streamToken: "tok", name: "m", aggregation: agg, value: value, dimensions: ["service": "api"], hour: hour,
+        rule: "r")
 }
 
 func delivery(key: String? = nil, metrics: [MetricObservation] = [], events: Int = 0) -> NewDelivery {
-    let e = (0..<events).map { EventRecord(timestamp: "2024-05-01 14:00:00", team: nil, type: "deploy", description: "d\($0)", url: nil, rule: "r") }
-    return NewDelivery(source: "s", deliveryKey: key, receivedAt: Date(), status: .accepted, events: e, metrics: metrics, explanation: Explanation(source: "s"))
+    let e = (0..<events).map {
+        EventRecord(
+            timestamp: "2024-05-01 14:00:00", team: nil, type: "deploy", description: "d\($0)", url: nil, rule: "r")
+    }
+    return NewDelivery(
+        source: "s", deliveryKey: key, receivedAt: Date(), status: .accepted, events: e, metrics: metrics,
+        explanation: Explanation(source: "s"))
 }
 
 @Suite("SQLite store")
@@ -46,7 +54,11 @@ struct StoreTests {
     @Test func aggregatesAndCoalescing() async throws {
         try await withTemporaryStore { store, _ in
             for v in [3.0, 1.0, 8.0] {
-                _ = try await store.record(delivery(metrics: [observation(v), observation(v, agg: .average), observation(v, agg: .maximum), observation(v, agg: .minimum)]))
+                _ = try await store.record(
+                    delivery(metrics: [
+                        observation(v), observation(v, agg: .average), observation(v, agg: .maximum),
+                        observation(v, agg: .minimum),
+                    ]))
             }
             // Four keys, each with one pending send, whatever the number of observations.
             let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100)
@@ -98,7 +110,9 @@ struct StoreTests {
             try await store.markSent([items[1].id], now: Date())
             let dead = try await store.deadLetters(limit: 10)
             #expect(dead.map(\.reason) == ["rejected by Cloudthread (400): bad"])
-            #expect(try await store.stats(now: Date()) == OutboxStats(pending: 0, inflight: 0, sent: 1, dead: 1, oldestPendingAge: 0))
+            #expect(
+                try await store.stats(now: Date())
+                    == OutboxStats(pending: 0, inflight: 0, sent: 1, dead: 1, oldestPendingAge: 0))
             #expect(try await store.replayDeadLetters(nil, now: Date()) == 1)
             #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10).map(\.id) == [items[0].id])
         }
@@ -116,7 +130,9 @@ struct RetryTests {
         #expect(r.delay(attempt: 0, retryAfter: 30) == 30)
         #expect(r.delay(attempt: 0, retryAfter: 3600) == 60)
         #expect(HTTPCloudthreadClient.parseRetryAfter("120") == 120)
-        #expect(HTTPCloudthreadClient.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now: Date(timeIntervalSince1970: 1445412420)) == 60)
+        #expect(
+            HTTPCloudthreadClient.parseRetryAfter(
+                "Wed, 21 Oct 2015 07:28:00 GMT", now: Date(timeIntervalSince1970: 1_445_412_420)) == 60)
     }
 
     @Test func answersAreClassifiedAsTheDesignSays() {
@@ -125,8 +141,14 @@ struct RetryTests {
         #expect(CloudthreadOutcome.classify(status: 404, body: "No team", retryAfter: nil) == .notFound("No team"))
         #expect(CloudthreadOutcome.classify(status: 401, body: "", retryAfter: nil) == .unauthorized(401))
         #expect(CloudthreadOutcome.classify(status: 403, body: "", retryAfter: nil) == .unauthorized(403))
-        #expect(CloudthreadOutcome.classify(status: 429, body: "", retryAfter: 5) == .retry(reason: "HTTP 429", retryAfter: 5))
-        #expect(CloudthreadOutcome.classify(status: 408, body: "", retryAfter: nil) == .retry(reason: "HTTP 408", retryAfter: nil))
-        #expect(CloudthreadOutcome.classify(status: 503, body: "down", retryAfter: nil) == .retry(reason: "HTTP 503: down", retryAfter: nil))
+        #expect(
+            CloudthreadOutcome.classify(status: 429, body: "", retryAfter: 5)
+                == .retry(reason: "HTTP 429", retryAfter: 5))
+        #expect(
+            CloudthreadOutcome.classify(status: 408, body: "", retryAfter: nil)
+                == .retry(reason: "HTTP 408", retryAfter: nil))
+        #expect(
+            CloudthreadOutcome.classify(status: 503, body: "down", retryAfter: nil)
+                == .retry(reason: "HTTP 503: down", retryAfter: nil))
     }
 }

@@ -1,6 +1,7 @@
-@testable import BridgeMapping
 import Foundation
 import Testing
+
+@testable import BridgeMapping
 
 /// The package root: the nearest folder above this file that holds Package.swift.
 let packageRoot: String = {
@@ -39,7 +40,9 @@ struct ShippedMappingsTests {
             if s.verifier?.scheme == .unverified { continue }
             #expect(s.disabledReason != nil, "\(file) must not be open without a secret")
             let name = s.name.uppercased().replacingOccurrences(of: "-", with: "_")
-            let env = ["\(name)_WEBHOOK_SECRET": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "\(name)_WEBHOOK_USER": "user"]
+            let env = [
+                "\(name)_WEBHOOK_SECRET": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "\(name)_WEBHOOK_USER": "user",
+            ]
             let (configured, _) = RuleLoader(environment: env).load(file: file, text: text)
             #expect(configured?.disabledReason == nil, "\(file) should start with only \(name)_WEBHOOK_SECRET set")
         }

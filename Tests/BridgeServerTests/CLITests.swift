@@ -1,7 +1,8 @@
-@testable import BridgeCore
-@testable import BridgeVerification
 import Foundation
 import Testing
+
+@testable import BridgeCore
+@testable import BridgeVerification
 
 /// Runs the built `cloudthread-bridge` binary from the package root.
 func runCLI(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
@@ -28,8 +29,12 @@ struct CLITests {
     @Test func checkReportsEveryProblemAndExitsOne() throws {
         let (status, output) = try runCLI(["check", "\(cliFixtures)/broken.yaml"])
         #expect(status == 1)
-        #expect(output == (try String(contentsOfFile: "\(packageRoot)/\(cliFixtures)/check-broken.expected", encoding: .utf8)))
-        #expect(output.contains("broken.yaml:11:7: error: unknown key 'descripton' in an event; did you mean 'description'?"))
+        #expect(
+            output
+                == (try String(contentsOfFile: "\(packageRoot)/\(cliFixtures)/check-broken.expected", encoding: .utf8)))
+        #expect(
+            output.contains(
+                "broken.yaml:11:7: error: unknown key 'descripton' in an event; did you mean 'description'?"))
         let shipped = try runCLI(["check", "mappings/"])
         #expect(shipped.status == 0, "\(shipped.output)")
         #expect(shipped.output.hasSuffix("0 errors, 0 warnings\n"))
@@ -38,43 +43,64 @@ struct CLITests {
     @Test func testRunsRuleFileTestsLikeATestRunner() throws {
         let (status, output) = try runCLI(["test", "\(cliFixtures)/deploys.yaml"])
         #expect(status == 1)
-        #expect(output == (try String(contentsOfFile: "\(packageRoot)/\(cliFixtures)/test-deploys.expected", encoding: .utf8)))
+        #expect(
+            output
+                == (try String(contentsOfFile: "\(packageRoot)/\(cliFixtures)/test-deploys.expected", encoding: .utf8)))
         #expect(output.hasSuffix("1 passed, 1 failed\n"))
     }
 
     @Test func tryExplainsEachRuleAndShowsTheRequests() throws {
         let (status, output) = try runCLI([
             "try", "--mappings", "\(cliFixtures)/deploys.yaml", "--source", "deploys",
-            "--body", "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json", "--header", "X-GitHub-Event: deployment_status",
+            "--body", "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json", "--header",
+            "X-GitHub-Event: deployment_status",
         ])
         #expect(status == 0)
-        #expect(output == (try String(contentsOfFile: "\(packageRoot)/\(cliFixtures)/try-deploys.expected", encoding: .utf8)))
+        #expect(
+            output
+                == (try String(contentsOfFile: "\(packageRoot)/\(cliFixtures)/try-deploys.expected", encoding: .utf8)))
         #expect(output.contains("  FAIL payload.deployment.task equals \"rollback\"; saw \"deploy\"\n"))
     }
 
     @Test func signPrintsTheHeadersASourceExpects() throws {
         let body = "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json"
-        let (status, output) = try runCLI(["sign", "--preset", "github", "--body", body, "--secret-env", "S"], environment: ["S": "It's a Secret to Everybody"])
+        let (status, output) = try runCLI(
+            ["sign", "--preset", "github", "--body", body, "--secret-env", "S"],
+            environment: ["S": "It's a Secret to Everybody"])
         #expect(status == 0)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(packageRoot)/\(body)")))
-        #expect(output == "X-Hub-Signature-256: sha256=\(ByteEncoding.hex(Crypto.hmac(.sha256, key: Array("It's a Secret to Everybody".utf8), data: bytes)))\n")
+        #expect(
+            output
+                == "X-Hub-Signature-256: sha256=\(ByteEncoding.hex(Crypto.hmac(.sha256, key: Array("It's a Secret to Everybody".utf8), data: bytes)))\n"
+        )
         let missing = try runCLI(["sign", "--preset", "github", "--body", body])
         #expect(missing.status != 0)
         #expect(missing.output.contains("the secret variable GITHUB_WEBHOOK_SECRET is not set"))
     }
 
     @Test func sendExitsNonZeroWhenTheBridgeRefuses() async throws {
-        let h = try await BridgeHarness(rules: ["ci.yaml": "source: ci\nverify: { preset: ci, secrets: [\"${TEST_WEBHOOK_SECRET}\"] }\nrules: [{ name: r, when: { payload.kind: deploy }, event: { type: deploy, description: \"{{ payload.service }}\" } }]\n"]) {
-            $0.environment = ["TEST_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("right-secret-right-secret".utf8))]
+        let h = try await BridgeHarness(rules: [
+            "ci.yaml":
+                "source: ci\nverify: { preset: ci, secrets: [\"${TEST_WEBHOOK_SECRET}\"] }\nrules: [{ name: r, when: { payload.kind: deploy }, event: { type: deploy, description: \"{{ payload.service }}\" } }]\n"
+        ]) {
+            $0.environment = [
+                "TEST_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("right-secret-right-secret".utf8))
+            ]
         }
         try await h.start()
         let url = "http://127.0.0.1:\(h.port)"
-        let ok = try runCLI(["send", "--url", url, "--service", "api", "--environment", "production"], environment: ["CI_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("right-secret-right-secret".utf8))])
+        let ok = try runCLI(
+            ["send", "--url", url, "--service", "api", "--environment", "production"],
+            environment: ["CI_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("right-secret-right-secret".utf8))])
         #expect(ok.status == 0, "\(ok.output)")
         #expect(ok.output.hasPrefix("sent deploy for api: HTTP 202"))
-        let refused = try runCLI(["send", "--url", url, "--service", "api"], environment: ["CI_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("wrong".utf8))])
+        let refused = try runCLI(
+            ["send", "--url", url, "--service", "api"],
+            environment: ["CI_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("wrong".utf8))])
         #expect(refused.status == 1)
-        #expect(refused.output.contains("error: the bridge refused the webhook: HTTP 401 {\"error\":\"signature verification failed\"}"))
+        #expect(
+            refused.output.contains(
+                "error: the bridge refused the webhook: HTTP 401 {\"error\":\"signature verification failed\"}"))
         await h.eventually("sent") { h.fake.events.count == 1 }
         await h.finish()
     }
@@ -82,14 +108,21 @@ struct CLITests {
     @Test func checkResolvesTeamNamesWhenItCanReachTheAPI() async throws {
         let fake = FakeCloudthread()
         try await fake.start()
-        let (status, output) = try runCLI(["check", "\(cliFixtures)/deploys.yaml"], environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": fake.baseURL])
+        let (status, output) = try runCLI(
+            ["check", "\(cliFixtures)/deploys.yaml"],
+            environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(status == 0, "\(output)")
-        let offline = try runCLI(["check", "\(cliFixtures)/deploys.yaml"], environment: ["CLOUDTHREAD_API_KEY": "wrong", "CLOUDTHREAD_API_URL": fake.baseURL])
+        let offline = try runCLI(
+            ["check", "\(cliFixtures)/deploys.yaml"],
+            environment: ["CLOUDTHREAD_API_KEY": "wrong", "CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(offline.output.contains("warning: team names not checked: GET /teams failed"))
         fake.state.withLock { $0.teams = [("3", "platform")] }
-        let unknown = try runCLI(["check", "\(cliFixtures)/deploys.yaml"], environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": fake.baseURL])
+        let unknown = try runCLI(
+            ["check", "\(cliFixtures)/deploys.yaml"],
+            environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(unknown.status == 1)
-        #expect(unknown.output.contains("deploys.yaml:25:36: error: unknown Cloudthread team 'payments' (teams: platform)"))
+        #expect(
+            unknown.output.contains("deploys.yaml:25:36: error: unknown Cloudthread team 'payments' (teams: platform)"))
         await fake.stop()
     }
 }

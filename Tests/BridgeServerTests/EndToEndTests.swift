@@ -1,8 +1,9 @@
 import AsyncHTTPClient
-@testable import BridgeCore
 import Foundation
 import NIOCore
 import Testing
+
+@testable import BridgeCore
 
 /// The bridge as a user runs it: real HTTP on loopback, the real SQLite file, the fake Cloudthread.
 @Suite("End to end", .serialized)
@@ -14,11 +15,18 @@ struct EndToEndTests {
         #expect(answer.status == 202)
         #expect(answer.body == .object(["delivery": .number(1), "events": .number(1), "metrics": .number(1)]))
         await h.eventually("event and metric delivered") { h.fake.events.count == 1 && !h.fake.points.isEmpty }
-        #expect(h.fake.events.first == [
-            "timestamp": .string("2024-05-01 14:00:00"), "team_id": .number(3),
-            "payload": .object(["type": .string("deploy"), "description": .string("api to production: success"), "event_url": .string("https://ci.example.com/run/1")]),
-        ])
-        #expect(h.fake.value(metric: "deployments", dimensions: ["service": "api", "environment": "production"], timestamp: "2024-05-01 14:00:00") == 1)
+        #expect(
+            h.fake.events.first == [
+                "timestamp": .string("2024-05-01 14:00:00"), "team_id": .number(3),
+                "payload": .object([
+                    "type": .string("deploy"), "description": .string("api to production: success"),
+                    "event_url": .string("https://ci.example.com/run/1"),
+                ]),
+            ])
+        #expect(
+            h.fake.value(
+                metric: "deployments", dimensions: ["service": "api", "environment": "production"],
+                timestamp: "2024-05-01 14:00:00") == 1)
         // Nothing secret is ever logged.
         let logs = h.logText
         #expect(!logs.contains(BridgeHarness.secret))
@@ -33,14 +41,20 @@ struct EndToEndTests {
         let dims = ["service": "api", "environment": "production"]
         #expect(try await h.postGitHub(body: deployBody(at: "2024-05-01T14:01:00Z")).status == 202)
         #expect(try await h.postGitHub(body: deployBody(at: "2024-05-01T14:20:00Z")).status == 202)
-        await h.eventually("two deploys counted") { h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 14:00:00") == 2 }
+        await h.eventually("two deploys counted") {
+            h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 14:00:00") == 2
+        }
         try await h.stop()
         try await h.start()
         #expect(try await h.postGitHub(body: deployBody(at: "2024-05-01T14:59:59Z")).status == 202)
-        await h.eventually("three deploys counted after the restart") { h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 14:00:00") == 3 }
+        await h.eventually("three deploys counted after the restart") {
+            h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 14:00:00") == 3
+        }
         // Another hour is its own data point.
         #expect(try await h.postGitHub(body: deployBody(at: "2024-05-01T15:00:00Z")).status == 202)
-        await h.eventually("next hour") { h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 15:00:00") == 1 }
+        await h.eventually("next hour") {
+            h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 15:00:00") == 1
+        }
         #expect(h.fake.value(metric: "deployments", dimensions: dims, timestamp: "2024-05-01 14:00:00") == 3)
         #expect(h.fake.events.count == 4)
         await h.finish()
@@ -68,10 +82,13 @@ struct EndToEndTests {
         h.fake.state.withLock { $0.forced = [] }
         try await h.start()
         await h.eventually("all five delivered after the restart") { h.fake.events.count == 5 }
-        let services = Set(h.fake.events.compactMap { e -> String? in
-            if case .object(let p)? = e["payload"], case .string(let d)? = p["description"] { return String(d.split(separator: " ")[0]) }
-            return nil
-        })
+        let services = Set(
+            h.fake.events.compactMap { e -> String? in
+                if case .object(let p)? = e["payload"], case .string(let d)? = p["description"] {
+                    return String(d.split(separator: " ")[0])
+                }
+                return nil
+            })
         #expect(services == ["svc0", "svc1", "svc2", "svc3", "svc4"])
         await h.finish()
     }
@@ -82,17 +99,22 @@ struct EndToEndTests {
         let forged = try await h.postGitHub(body: deployBody(), secret: "guess")
         #expect(forged.status == 401)
         #expect(forged.body == .object(["error": .string("signature verification failed")]))
-        let unsigned = try await h.post("/hooks/deploys", headers: [("X-GitHub-Event", "deployment_status")], body: deployBody())
+        let unsigned = try await h.post(
+            "/hooks/deploys", headers: [("X-GitHub-Event", "deployment_status")], body: deployBody())
         #expect(unsigned.status == 401)
         try await Task.sleep(for: .milliseconds(300))
         #expect(h.fake.events.isEmpty)
         let deliveries = try await h.bridge.store.deliveries(limit: 10, source: "deploys")
         #expect(deliveries.map(\.status) == ["refused", "refused"])
         #expect(deliveries.map(\.httpStatus) == [401, 401])
-        #expect(deliveries.last?.explanation?.notes == ["refused: signature in 'X-Hub-Signature-256' does not match the body"])
+        #expect(
+            deliveries.last?.explanation?.notes == [
+                "refused: signature in 'X-Hub-Signature-256' does not match the body"
+            ])
         #expect(deliveries.first?.explanation?.notes == ["refused: signature header 'X-Hub-Signature-256' is missing"])
         let metrics = try await h.get("/metrics")
-        #expect(metrics.text.contains(#"bridge_verification_failures_total{source="deploys",reason="bad_signature"} 1"#))
+        #expect(
+            metrics.text.contains(#"bridge_verification_failures_total{source="deploys",reason="bad_signature"} 1"#))
         await h.finish()
     }
 
@@ -107,17 +129,24 @@ struct EndToEndTests {
         await h.eventually("delivered") { h.fake.events.count == 1 }
         try await Task.sleep(for: .milliseconds(300))
         #expect(h.fake.events.count == 1)
-        #expect(h.fake.value(metric: "deployments", dimensions: ["service": "api", "environment": "production"], timestamp: "2024-05-01 14:00:00") == 1)
+        #expect(
+            h.fake.value(
+                metric: "deployments", dimensions: ["service": "api", "environment": "production"],
+                timestamp: "2024-05-01 14:00:00") == 1)
         // Also after a restart.
         try await h.stop()
         try await h.start()
-        #expect(try await h.postGitHub(body: deployBody(), delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958").status == 200)
+        #expect(
+            try await h.postGitHub(body: deployBody(), delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958").status == 200)
         await h.finish()
     }
 
     @Test func badRequestsGetTheRightStatus() async throws {
-        let onlyEvents = "source: open\nverify: { unverified: true }\nrules: [{ name: r, event: { type: deploy, url: \"{{ payload.url }}\" } }]\n"
-        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules, "open.yaml": onlyEvents]) { $0.maxBodyBytes = 1024 }
+        let onlyEvents =
+            "source: open\nverify: { unverified: true }\nrules: [{ name: r, event: { type: deploy, url: \"{{ payload.url }}\" } }]\n"
+        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules, "open.yaml": onlyEvents]) {
+            $0.maxBodyBytes = 1024
+        }
         try await h.start()
         #expect(try await h.post("/hooks/nope", body: Array("{}".utf8)).status == 404)
         let malformed = try await h.postGitHub(body: Array("{not json".utf8))
@@ -143,7 +172,8 @@ struct EndToEndTests {
         #expect(partial.body?["metrics"] == .number(1))
         #expect(partial.text.contains("event url 'ftp://nope' is not an http(s) URL"))
         // A webhook whose every output is invalid is answered 422 with the reasons.
-        let invalid = try await h.post("/hooks/open", headers: [("Content-Type", "application/json")], body: Array(#"{"url":"ftp://nope"}"#.utf8))
+        let invalid = try await h.post(
+            "/hooks/open", headers: [("Content-Type", "application/json")], body: Array(#"{"url":"ftp://nope"}"#.utf8))
         #expect(invalid.status == 422)
         #expect(invalid.text.contains("event url 'ftp://nope' is not an http(s) URL"))
         let health = try await h.get("/healthz")
@@ -156,7 +186,8 @@ struct EndToEndTests {
     @Test func aSourceWithoutSecretIsDisabledNotOpen() async throws {
         let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) { $0.environment = [:] }
         try await h.start()
-        let answer = try await h.post("/hooks/deploys", headers: [("X-GitHub-Event", "deployment_status")], body: deployBody())
+        let answer = try await h.post(
+            "/hooks/deploys", headers: [("X-GitHub-Event", "deployment_status")], body: deployBody())
         #expect(answer.status == 503)
         #expect(h.logText.contains("source 'deploys' is DISABLED: no secret configured: set TEST_WEBHOOK_SECRET"))
         await h.finish()
@@ -187,7 +218,9 @@ struct EndToEndTests {
         try await h.start()
         await h.eventually("not ready") { (try? await h.get("/readyz"))?.status == 503 }
         h.fake.setAPIKey("test-api-key")
-        await h.eventually("ready once the key is accepted, with nothing to send") { (try? await h.get("/readyz"))?.status == 200 }
+        await h.eventually("ready once the key is accepted, with nothing to send") {
+            (try? await h.get("/readyz"))?.status == 200
+        }
         await h.finish()
     }
 
@@ -204,7 +237,9 @@ struct EndToEndTests {
         await h.eventually("the good three delivered") { h.fake.events.count == 3 }
         let dead = try await h.bridge.store.deadLetters(limit: 10)
         #expect(dead.count == 1)
-        #expect(dead.first?.reason == "rejected by Cloudthread (400): {\"message\":\"description contains forbidden text 'BAD'\"}")
+        #expect(
+            dead.first?.reason
+                == "rejected by Cloudthread (400): {\"message\":\"description contains forbidden text 'BAD'\"}")
         #expect(dead.first?.record.contains("BAD to production") == true)
         // After the cause is fixed, a replay delivers it.
         h.fake.state.withLock { $0.rejectDescriptionsContaining = nil }
@@ -228,13 +263,21 @@ struct EndToEndTests {
     }
 
     @Test func dryRunLogsTheExactJSONAndSendsNothing() async throws {
-        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) { $0.apiKey = nil; $0.streamToken = nil }
+        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) {
+            $0.apiKey = nil
+            $0.streamToken = nil
+        }
         try await h.start()
         #expect(h.logText.contains("DRY RUN: CLOUDTHREAD_API_KEY is not set"))
         #expect(try await h.postGitHub(body: deployBody()).status == 202)
-        let expected = #"{"data":[{"payload":{"description":"api to production: success","event_url":"https://ci.example.com/run/1","type":"deploy"},"timestamp":"2024-05-01 14:00:00"}]}"#
-        await h.eventually("logged") { h.logs.entries.contains { "\($0.metadata["cloudthread.body"] ?? "")" == expected } }
-        await h.eventually("metric logged") { h.logs.entries.contains { "\($0.metadata["cloudthread.path"] ?? "")" == "/streams/ingest" } }
+        let expected =
+            #"{"data":[{"payload":{"description":"api to production: success","event_url":"https://ci.example.com/run/1","type":"deploy"},"timestamp":"2024-05-01 14:00:00"}]}"#
+        await h.eventually("logged") {
+            h.logs.entries.contains { "\($0.metadata["cloudthread.body"] ?? "")" == expected }
+        }
+        await h.eventually("metric logged") {
+            h.logs.entries.contains { "\($0.metadata["cloudthread.path"] ?? "")" == "/streams/ingest" }
+        }
         #expect(h.fake.state.withLock { $0.requestLog.isEmpty })
         await h.finish()
     }

@@ -1,8 +1,9 @@
 import AsyncHTTPClient
-@testable import BridgeVerification
 import Foundation
 import NIOCore
 import Testing
+
+@testable import BridgeVerification
 
 @Suite("Lifecycle and reload", .serialized)
 struct LifecycleTests {
@@ -10,7 +11,8 @@ struct LifecycleTests {
         let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules])
         try await h.start()
         let body = deployBody()
-        let signature = "sha256=" + ByteEncoding.hex(Crypto.hmac(.sha256, key: Array(BridgeHarness.secret.utf8), data: body))
+        let signature =
+            "sha256=" + ByteEncoding.hex(Crypto.hmac(.sha256, key: Array(BridgeHarness.secret.utf8), data: body))
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(h.port)/hooks/deploys")
         request.method = .POST
@@ -42,7 +44,9 @@ struct LifecycleTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--mappings", packageRoot + "/mappings", "--data-dir", dir]
+        process.arguments = [
+            "serve", "--host", "127.0.0.1", "--port", "0", "--mappings", packageRoot + "/mappings", "--data-dir", dir,
+        ]
         process.environment = ["LOG_FORMAT": "json", "GITHUB_WEBHOOK_SECRET": "x"]
         let pipe = Pipe()
         process.standardError = pipe
@@ -73,17 +77,19 @@ struct LifecycleTests {
         try await h.start()
         #expect(try await h.postGitHub(body: deployBody(state: "rolled_back")).body?["outcome"] == .string("ignored"))
         // A good change: also accept rolled_back, as a rollback.
-        let extended = deployRules + """
+        let extended =
+            deployRules + """
 
-          - name: rollback
-            when: { payload.state: rolled_back }
-            event: { type: rollback, description: "{{ payload.service }} rolled back" }
-        """
+                  - name: rollback
+                    when: { payload.state: rolled_back }
+                    event: { type: rollback, description: "{{ payload.service }} rolled back" }
+                """
         try extended.write(toFile: h.mappingsPath + "/deploys.yaml", atomically: true, encoding: .utf8)
         await h.eventually("reloaded") { h.logText.contains("rules reloaded (files changed)") }
         #expect(try await h.postGitHub(body: deployBody(state: "rolled_back")).body?["events"] == .number(1))
         // A broken change is refused with its diagnostics; the rules in force stay.
-        try (extended + "\n    bogus: 1\n").write(toFile: h.mappingsPath + "/deploys.yaml", atomically: true, encoding: .utf8)
+        try (extended + "\n    bogus: 1\n").write(
+            toFile: h.mappingsPath + "/deploys.yaml", atomically: true, encoding: .utf8)
         await h.eventually("refused") { h.logText.contains("rule reload (files changed) refused") }
         #expect(h.logText.contains("deploys.yaml:25:5: error: unknown key 'bogus' in a rule"))
         #expect(try await h.postGitHub(body: deployBody(state: "rolled_back")).body?["events"] == .number(1))
@@ -96,7 +102,8 @@ struct LifecycleTests {
         try deployRules.write(toFile: dataDir + "/deploys.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: h.mappingsPath + "/deploys.yaml")
         try FileManager.default.createSymbolicLink(atPath: h.mappingsPath + "/..data", withDestinationPath: "..2024_v2")
-        try FileManager.default.createSymbolicLink(atPath: h.mappingsPath + "/deploys.yaml", withDestinationPath: "..data/deploys.yaml")
+        try FileManager.default.createSymbolicLink(
+            atPath: h.mappingsPath + "/deploys.yaml", withDestinationPath: "..data/deploys.yaml")
         await h.eventually("reloaded from the symlinked file") {
             (try? await h.postGitHub(body: deployBody(state: "rolled_back")))?.body?["outcome"] == .string("ignored")
         }

@@ -1,5 +1,3 @@
-
-
 /// One leaf test of a rule's condition, as kept in an explanation.
 public struct ConditionCheck: Sendable, Equatable, Codable {
     public let path: String

@@ -1,5 +1,3 @@
-
-
 /// A problem in a rule file, printed `mappings/github.yaml:14:7: error: unknown key 'trget'`.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible, Codable {
     public enum Severity: String, Sendable, Codable { case error, warning, note }

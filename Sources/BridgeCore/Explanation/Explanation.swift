@@ -11,7 +11,8 @@ public struct Explanation: Sendable, Codable, Equatable {
         public var events: Int
         public var metrics: Int
 
-        public init(rule: String, matched: Bool, checks: [ConditionCheck], items: Int? = nil, events: Int, metrics: Int) {
+        public init(rule: String, matched: Bool, checks: [ConditionCheck], items: Int? = nil, events: Int, metrics: Int)
+        {
             self.rule = rule
             self.matched = matched
             self.checks = checks
@@ -49,7 +50,9 @@ public struct Explanation: Sendable, Codable, Equatable {
         return rules.map { t in
             let failed = t.checks.first { !$0.passed }
             if t.matched { return "\(t.rule): matched (\(t.events) events, \(t.metrics) metrics)" }
-            if let failed { return "\(t.rule): \(failed.path) \(failed.expectation) but was \(failed.seen ?? "absent")" }
+            if let failed {
+                return "\(t.rule): \(failed.path) \(failed.expectation) but was \(failed.seen ?? "absent")"
+            }
             return "\(t.rule): no match"
         }.joined(separator: "; ")
     }

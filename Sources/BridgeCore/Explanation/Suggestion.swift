@@ -1,5 +1,3 @@
-
-
 /// "did you mean": the candidate closest to `word` (case-insensitive), as a clause to append to an error, or
 /// an empty string when nothing is close enough.
 package func suggestion(_ word: String, _ candidates: [String]) -> String {

@@ -1,5 +1,3 @@
-
-
 /// Why a body is not valid JSON.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String

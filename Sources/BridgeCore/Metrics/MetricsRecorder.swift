@@ -1,5 +1,3 @@
-
-
 /// What the pipeline counts, independent of how it is exported: the server implements it with Prometheus,
 /// tools and tests may use `NoMetrics`. Labels never carry secrets or payload values.
 public protocol MetricsRecorder: Sendable {
@@ -13,16 +11,4 @@ public protocol MetricsRecorder: Sendable {
     /// One request to Cloudthread, by endpoint and result.
     func forwardRequest(endpoint: String, result: String)
     func setGauge(_ name: String, _ value: Double, help: String)
-}
-
-/// A recorder that records nothing.
-public struct NoMetrics: MetricsRecorder {
-    public init() {}
-    public func webhook(source: String, outcome: String) {}
-    public func verificationFailure(source: String, reason: String) {}
-    public func recordsStored(kind: String, count: Int) {}
-    public func recordsSent(kind: String, count: Int) {}
-    public func deadLetters(kind: String, count: Int) {}
-    public func forwardRequest(endpoint: String, result: String) {}
-    public func setGauge(_ name: String, _ value: Double, help: String) {}
 }

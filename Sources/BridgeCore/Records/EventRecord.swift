@@ -13,7 +13,10 @@ public struct EventRecord: Sendable, Codable, Equatable {
     /// Per-item de-duplication key (a rule's `dedupe_key`), when the rule has one.
     public var dedupeKey: String? = nil
 
-    public init(timestamp: String, team: TeamRef? = nil, type: String, description: String? = nil, url: String? = nil, rule: String, dedupeKey: String? = nil) {
+    public init(
+        timestamp: String, team: TeamRef? = nil, type: String, description: String? = nil, url: String? = nil,
+        rule: String, dedupeKey: String? = nil
+    ) {
         self.timestamp = timestamp
         self.team = team
         self.type = type

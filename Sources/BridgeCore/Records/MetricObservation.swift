@@ -13,7 +13,10 @@ public struct MetricObservation: Sendable, Codable, Equatable {
     /// Per-item de-duplication key (a rule's `dedupe_key`), when the rule has one.
     public var dedupeKey: String? = nil
 
-    public init(streamToken: String, name: String, aggregation: Aggregation, value: Double, dimensions: [String: String], hour: String, rule: String, dedupeKey: String? = nil) {
+    public init(
+        streamToken: String, name: String, aggregation: Aggregation, value: Double, dimensions: [String: String],
+        hour: String, rule: String, dedupeKey: String? = nil
+    ) {
         self.streamToken = streamToken
         self.name = name
         self.aggregation = aggregation

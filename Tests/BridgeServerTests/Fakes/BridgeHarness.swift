@@ -1,13 +1,14 @@
 import AsyncHTTPClient
-@testable import BridgeCore
-@testable import BridgeServer
-@testable import BridgeVerification
 import Foundation
 import InMemoryLogging
 import Logging
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import BridgeCore
+@testable import BridgeServer
+@testable import BridgeVerification
 
 /// Runs a real bridge (HTTP on loopback, SQLite in a temporary directory) against a fake Cloudthread.
 final class BridgeHarness: Sendable {
@@ -22,7 +23,9 @@ final class BridgeHarness: Sendable {
     /// - Parameters:
     ///   - rules: rule files by name, written to `<dir>/mappings`.
     ///   - configure: adjusts the configuration (API key, batch size, ...).
-    init(rules: [String: String], configure: @escaping @Sendable (inout BridgeConfiguration) -> Void = { _ in }) async throws {
+    init(rules: [String: String], configure: @escaping @Sendable (inout BridgeConfiguration) -> Void = { _ in })
+        async throws
+    {
         directory = NSTemporaryDirectory() + "ctb-test-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory + "/mappings", withIntermediateDirectories: true)
         for (name, text) in rules {
@@ -59,7 +62,9 @@ final class BridgeHarness: Sendable {
         let ready = AsyncStream<Int>.makeStream()
         let logs = self.logs
         let logger = Logger(label: "test") { _ in logs }
-        let bridge = try await Bridge(configuration: configuration(), logger: logger) { port in ready.continuation.yield(port) }
+        let bridge = try await Bridge(configuration: configuration(), logger: logger) { port in
+            ready.continuation.yield(port)
+        }
         let task = Task { try await bridge.run() }
         var iterator = ready.stream.makeAsyncIterator()
         let port = await iterator.next() ?? 0
@@ -108,15 +113,23 @@ final class BridgeHarness: Sendable {
     }
 
     /// Signs `body` the way GitHub does and posts it to `/hooks/<source>`.
-    func postGitHub(_ source: String = "deploys", body: [UInt8], delivery: String? = UUID().uuidString, event: String = "deployment_status", secret: String = BridgeHarness.secret) async throws -> Answer {
+    func postGitHub(
+        _ source: String = "deploys", body: [UInt8], delivery: String? = UUID().uuidString,
+        event: String = "deployment_status", secret: String = BridgeHarness.secret
+    ) async throws -> Answer {
         let signature = "sha256=" + ByteEncoding.hex(Crypto.hmac(.sha256, key: Array(secret.utf8), data: body))
-        var headers = [("Content-Type", "application/json"), ("X-GitHub-Event", event), ("X-Hub-Signature-256", signature)]
+        var headers = [
+            ("Content-Type", "application/json"), ("X-GitHub-Event", event), ("X-Hub-Signature-256", signature),
+        ]
         if let delivery { headers.append(("X-GitHub-Delivery", delivery)) }
         return try await post("/hooks/\(source)", headers: headers, body: body)
     }
 
     /// Waits until `condition` holds (checked every 20 ms), failing the test after `timeout`.
-    func eventually(_ what: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool) async rethrows {
+    func eventually(
+        _ what: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: () async throws -> Bool
+    ) async rethrows {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return }
@@ -133,31 +146,35 @@ final class BridgeHarness: Sendable {
 
 /// A deploy rule file like the shipped GitHub one, reading the secret from TEST_WEBHOOK_SECRET.
 let deployRules = """
-source: deploys
-verify:
-  preset: github
-  secrets: ["${TEST_WEBHOOK_SECRET}"]
-rules:
-  - name: deploy
-    when:
-      header.X-GitHub-Event: deployment_status
-      payload.state: [success, failure]
-    event:
-      type: deploy
-      time: payload.at
-      description: "{{ payload.service }} to {{ payload.env }}: {{ payload.state }}"
-      url: "{{ payload.url }}"
-      team: "{{ payload.team }}"
-    metric:
-      name: deployments
-      aggregate: Sum
-      value: 1
-      time: payload.at
-      dimensions: { service: "{{ payload.service }}", environment: "{{ payload.env }}" }
-"""
+    source: deploys
+    verify:
+      preset: github
+      secrets: ["${TEST_WEBHOOK_SECRET}"]
+    rules:
+      - name: deploy
+        when:
+          header.X-GitHub-Event: deployment_status
+          payload.state: [success, failure]
+        event:
+          type: deploy
+          time: payload.at
+          description: "{{ payload.service }} to {{ payload.env }}: {{ payload.state }}"
+          url: "{{ payload.url }}"
+          team: "{{ payload.team }}"
+        metric:
+          name: deployments
+          aggregate: Sum
+          value: 1
+          time: payload.at
+          dimensions: { service: "{{ payload.service }}", environment: "{{ payload.env }}" }
+    """
 
-func deployBody(service: String = "api", env: String = "production", state: String = "success", at: String = "2024-05-01T14:05:00Z", url: String = "https://ci.example.com/run/1", team: String = "", extra: String = "") -> [UInt8] {
-    Array("""
-    {"service":"\(service)","env":"\(env)","state":"\(state)","at":"\(at)","url":"\(url)","team":"\(team)"\(extra)}
-    """.utf8)
+func deployBody(
+    service: String = "api", env: String = "production", state: String = "success", at: String = "2024-05-01T14:05:00Z",
+    url: String = "https://ci.example.com/run/1", team: String = "", extra: String = ""
+) -> [UInt8] {
+    Array(
+        """
+        {"service":"\(service)","env":"\(env)","state":"\(state)","at":"\(at)","url":"\(url)","team":"\(team)"\(extra)}
+        """.utf8)
 }

@@ -1,9 +1,10 @@
-@testable import BridgeCore
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
+
+@testable import BridgeCore
 
 /// A fake Cloudthread API served in-process on a loopback port. It enforces the contract of
 /// DESIGN.md section 3 (API key, hourly timestamps, description length, at most 10 string dimensions,
@@ -44,12 +45,15 @@ final class FakeCloudthread: Sendable {
     func force(_ statuses: [(Int, String?)]) { state.withLock { $0.forced += statuses } }
     func setAPIKey(_ key: String) { state.withLock { $0.apiKey = key } }
 
-    func value(metric: String, aggregation: String = "Sum", dimensions: [String: String], timestamp: String) -> Double? {
+    func value(metric: String, aggregation: String = "Sum", dimensions: [String: String], timestamp: String) -> Double?
+    {
         points[DataPointKey(metric: metric, aggregation: aggregation, dimensions: dimensions, timestamp: timestamp)]
     }
 
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"message\":\(JSONValue.string(message).json)}")))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: "{\"message\":\(JSONValue.string(message).json)}")))
     }
 
     /// Checks the API key and the forced answers; nil when the request may proceed.
@@ -60,9 +64,13 @@ final class FakeCloudthread: Sendable {
                 let (status, retryAfter) = s.forced.removeFirst()
                 var headers: HTTPFields = [.contentType: "application/json"]
                 if let retryAfter { headers[.retryAfter] = retryAfter }
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{\"message\":\"forced \(status)\"}")))
+                return Response(
+                    status: .init(code: status), headers: headers,
+                    body: .init(byteBuffer: ByteBuffer(string: "{\"message\":\"forced \(status)\"}")))
             }
-            if request.headers[HTTPField.Name("x-api-key")!] != s.apiKey { return FakeCloudthread.error(.unauthorized, "invalid API key") }
+            if request.headers[HTTPField.Name("x-api-key")!] != s.apiKey {
+                return FakeCloudthread.error(.unauthorized, "invalid API key")
+            }
             return nil
         }
     }
@@ -77,24 +85,36 @@ final class FakeCloudthread: Sendable {
         router.post("/events") { request, _ -> Response in
             if let r = self.gate(request) { return r }
             let body = try await request.body.collect(upTo: 10 << 20)
-            guard case .object(let o)? = try? JSONValue.parse(Array(body.readableBytesView)), case .array(let data)? = o["data"], !data.isEmpty else {
+            guard case .object(let o)? = try? JSONValue.parse(Array(body.readableBytesView)),
+                case .array(let data)? = o["data"], !data.isEmpty
+            else {
                 return FakeCloudthread.error(.badRequest, "body must be {\"data\": [...]}")
             }
             var accepted: [[String: JSONValue]] = []
             for item in data {
-                guard case .object(let e) = item else { return FakeCloudthread.error(.badRequest, "event must be an object") }
-                guard FakeCloudthread.hourly(e["timestamp"]) else { return FakeCloudthread.error(.badRequest, "timestamp must be on the hour") }
-                guard case .object(let payload)? = e["payload"], case .string(let type)? = payload["type"], !type.isEmpty else {
+                guard case .object(let e) = item else {
+                    return FakeCloudthread.error(.badRequest, "event must be an object")
+                }
+                guard FakeCloudthread.hourly(e["timestamp"]) else {
+                    return FakeCloudthread.error(.badRequest, "timestamp must be on the hour")
+                }
+                guard case .object(let payload)? = e["payload"], case .string(let type)? = payload["type"],
+                    !type.isEmpty
+                else {
                     return FakeCloudthread.error(.badRequest, "payload.type is required")
                 }
                 if case .string(let d)? = payload["description"] {
-                    if d.unicodeScalars.count > 1000 { return FakeCloudthread.error(.badRequest, "description longer than 1000 characters") }
+                    if d.unicodeScalars.count > 1000 {
+                        return FakeCloudthread.error(.badRequest, "description longer than 1000 characters")
+                    }
                     if let bad = self.state.withLock({ $0.rejectDescriptionsContaining }), d.contains(bad) {
                         return FakeCloudthread.error(.badRequest, "description contains forbidden text '\(bad)'")
                     }
                 }
                 if let team = e["team_id"], team != .null {
-                    guard case .number(let n) = team else { return FakeCloudthread.error(.badRequest, "team_id must be an integer") }
+                    guard case .number(let n) = team else {
+                        return FakeCloudthread.error(.badRequest, "team_id must be an integer")
+                    }
                     let known = self.state.withLock { s in s.teams.contains { $0.id == JSONValue.format(n) } }
                     if !known { return FakeCloudthread.error(.notFound, "No team found") }
                 }
@@ -109,25 +129,44 @@ final class FakeCloudthread: Sendable {
         router.post("/streams/ingest") { request, _ -> Response in
             if let r = self.gate(request) { return r }
             let body = try await request.body.collect(upTo: 10 << 20)
-            guard case .object(let o)? = try? JSONValue.parse(Array(body.readableBytesView)) else { return FakeCloudthread.error(.badRequest, "invalid JSON") }
-            guard case .string(let token)? = o["data_stream_token"] else { return FakeCloudthread.error(.badRequest, "data_stream_token required") }
-            guard self.state.withLock({ $0.streams.contains(token) }) else { return FakeCloudthread.error(.notFound, "No stream found") }
-            guard case .string(let agg)? = o["metric_agg_func"], ["Sum", "Average", "Maximum", "Minimum"].contains(agg) else {
+            guard case .object(let o)? = try? JSONValue.parse(Array(body.readableBytesView)) else {
+                return FakeCloudthread.error(.badRequest, "invalid JSON")
+            }
+            guard case .string(let token)? = o["data_stream_token"] else {
+                return FakeCloudthread.error(.badRequest, "data_stream_token required")
+            }
+            guard self.state.withLock({ $0.streams.contains(token) }) else {
+                return FakeCloudthread.error(.notFound, "No stream found")
+            }
+            guard case .string(let agg)? = o["metric_agg_func"], ["Sum", "Average", "Maximum", "Minimum"].contains(agg)
+            else {
                 return FakeCloudthread.error(.badRequest, "metric_agg_func must be Sum, Average, Maximum or Minimum")
             }
-            guard case .array(let data)? = o["data"], !data.isEmpty else { return FakeCloudthread.error(.badRequest, "data required") }
+            guard case .array(let data)? = o["data"], !data.isEmpty else {
+                return FakeCloudthread.error(.badRequest, "data required")
+            }
             var updates: [(DataPointKey, Double)] = []
             for item in data {
-                guard case .object(let p) = item, FakeCloudthread.hourly(p["timestamp"]), case .string(let ts)? = p["timestamp"] else {
+                guard case .object(let p) = item, FakeCloudthread.hourly(p["timestamp"]),
+                    case .string(let ts)? = p["timestamp"]
+                else {
                     return FakeCloudthread.error(.badRequest, "timestamp must be on the hour")
                 }
-                guard case .string(let name)? = p["metric_name"], !name.isEmpty else { return FakeCloudthread.error(.badRequest, "metric_name required") }
-                guard case .number(let value)? = p["metric_value"] else { return FakeCloudthread.error(.badRequest, "metric_value must be a number") }
+                guard case .string(let name)? = p["metric_name"], !name.isEmpty else {
+                    return FakeCloudthread.error(.badRequest, "metric_name required")
+                }
+                guard case .number(let value)? = p["metric_value"] else {
+                    return FakeCloudthread.error(.badRequest, "metric_value must be a number")
+                }
                 var dims: [String: String] = [:]
                 if let d = p["custom_dimensions"], d != .null {
-                    guard case .object(let dd) = d, dd.count <= 10 else { return FakeCloudthread.error(.badRequest, "at most 10 custom dimensions") }
+                    guard case .object(let dd) = d, dd.count <= 10 else {
+                        return FakeCloudthread.error(.badRequest, "at most 10 custom dimensions")
+                    }
                     for (k, v) in dd {
-                        guard case .string(let s) = v else { return FakeCloudthread.error(.badRequest, "dimension values must be strings") }
+                        guard case .string(let s) = v else {
+                            return FakeCloudthread.error(.badRequest, "dimension values must be strings")
+                        }
                         dims[k] = s
                     }
                 }
@@ -143,7 +182,9 @@ final class FakeCloudthread: Sendable {
             if let r = self.gate(request) { return r }
             let teams = self.state.withLock { $0.teams }
             let json = JSONValue.array(teams.map { .object(["id": .string($0.id), "name": .string($0.name)]) }).json
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: json)))
         }
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),

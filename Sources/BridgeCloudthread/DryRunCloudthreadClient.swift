@@ -1,0 +1,47 @@
+import AsyncHTTPClient
+import BridgeCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Dry run: nothing leaves the machine; each request that would be sent is logged as its exact JSON and
+/// kept (the last 100) for the admin API.
+public final class DryRunCloudthreadClient: CloudthreadClient, @unchecked Sendable {
+    let logger: Logger
+    private let lock = NSLock()
+    private var recent: [(path: String, body: String)] = []
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public var sent: [(path: String, body: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recent
+    }
+
+    func record(_ path: String, _ body: [UInt8]) {
+        let text = String(decoding: body, as: UTF8.self)
+        logger.info(
+            "dry run: would send POST \(path)",
+            metadata: ["cloudthread.path": .string(path), "cloudthread.body": .string(text)])
+        lock.lock()
+        recent.append((path, text))
+        if recent.count > 100 { recent.removeFirst(recent.count - 100) }
+        lock.unlock()
+    }
+
+    public func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
+        record("/events", CloudthreadJSON.encode(request))
+        return .accepted
+    }
+
+    public func ingest(_ request: IngestRequest) async -> CloudthreadOutcome {
+        var shown = request
+        shown.dataStreamToken = "<redacted>"
+        record("/streams/ingest", CloudthreadJSON.encode(shown))
+        return .accepted
+    }
+
+    public func teams() async -> Result<[CloudthreadTeam], CloudthreadClientError> { .success([]) }
+}

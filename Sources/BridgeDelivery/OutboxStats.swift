@@ -1,0 +1,12 @@
+import BridgeCore
+import Foundation
+
+/// Counts of the outbox by state.
+public struct OutboxStats: Sendable, Codable, Equatable {
+    public var pending: Int
+    public var inflight: Int
+    public var sent: Int
+    public var dead: Int
+    /// Age in seconds of the oldest pending record, 0 when none.
+    public var oldestPendingAge: Double
+}

@@ -1,0 +1,27 @@
+import Foundation
+
+/// A verification failure. `reason` is a short, fixed label for metrics and logs; nothing in it comes
+/// from the secret or from a computed signature.
+public struct VerificationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Reason: String, Sendable {
+        case missingSignature = "missing_signature"
+        case malformedSignature = "malformed_signature"
+        case badSignature = "bad_signature"
+        case missingTimestamp = "missing_timestamp"
+        case staleTimestamp = "stale_timestamp"
+        case futureTimestamp = "future_timestamp"
+        case missingCredentials = "missing_credentials"
+        case badCredentials = "bad_credentials"
+        case addressNotAllowed = "address_not_allowed"
+    }
+
+    public let reason: Reason
+    public let detail: String
+
+    public init(_ reason: Reason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public var description: String { detail }
+}
