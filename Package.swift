@@ -21,7 +21,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // libcrypto shim: HMAC, CRYPTO_memcmp, EVP signature verification.
@@ -29,6 +28,12 @@ let package = Package(
             name: "CLibSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
+        ),
+        // SQLite from the system (Debian libsqlite3-dev): the embedded store talks to it directly.
+        .systemLibrary(
+            name: "CSQLite3",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
         // Shared vocabulary: JSON value, time, secrets, Cloudthread records, explanations, metrics protocol.
         .target(name: "BridgeCore"),
@@ -55,7 +60,7 @@ let package = Package(
                 "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                "CSQLite3",
             ]
         ),
         // The HTTP edge, admin API, health, metrics, configuration and service wiring.

@@ -1,6 +1,8 @@
 /// A secret value: its bytes are only reachable through `bytes`, and every textual form is redacted,
 /// so a secret cannot end up in a log line, an error or a response by interpolation.
-public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, Equatable {
+///
+/// Deliberately not `Equatable`: comparing secrets is done in constant time by `Crypto.secretEquals`.
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public let bytes: [UInt8]
 
     public init(_ value: String) { self.bytes = Array(value.utf8) }

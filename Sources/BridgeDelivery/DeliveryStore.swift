@@ -1,16 +1,19 @@
 import BridgeCore
 import Foundation
 
-/// The durable store behind the ingress and the forwarder.
+/// The durable store behind the ingress and the forwarder. Implementations: `SQLiteDeliveryStore`.
 public protocol DeliveryStore: Sendable {
     /// Stores a delivery and everything it produced in one durable transaction.
     func record(_ delivery: NewDelivery) async throws -> RecordResult
-    /// Claims up to `limit` due records (they become in flight).
-    func claimDue(now: Date, limit: Int) async throws -> [OutboxItem]
+    /// Claims up to `limit` due records for `lease` seconds: they are in flight until marked, and due again when
+    /// the lease ends unmarked (the claimer died or stalled). An aggregate key is claimed by one sender at a time.
+    func claimDue(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxItem]
     func markSent(_ ids: [Int64], now: Date) async throws
-    func markRetry(_ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, now: Date) async throws
+    /// Due again at `dueAt`. `countAttempt` counts a failed attempt; `strike` counts a failure of this record
+    /// sent alone while other sends succeeded (poison detection).
+    func markRetry(_ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strike: Bool, now: Date) async throws
     func markDead(_ ids: [Int64], reason: String, now: Date) async throws
-    /// The earliest due time of a pending record.
+    /// The earliest time a record becomes due (a pending record's due time or an in-flight record's lease end).
     func nextDue() async throws -> Date?
     func stats(now: Date) async throws -> OutboxStats
     func deliveries(limit: Int, source: String?) async throws -> [DeliverySummary]
@@ -18,6 +21,10 @@ public protocol DeliveryStore: Sendable {
     func deadLetters(limit: Int) async throws -> [DeadLetter]
     /// Puts dead letters back in the outbox (all when `ids` is nil); returns how many.
     func replayDeadLetters(_ ids: [Int64]?, now: Date) async throws -> Int
-    /// True when a write transaction can be opened.
+    /// True while webhooks can be stored. Cheap enough for every readiness probe (no write lock).
     func isWritable() async -> Bool
+    /// A small durable write that finds out whether a store that failed can write again.
+    func probeWrite(now: Date) async
+    /// Deletes what retention no longer needs.
+    func prune(olderThan age: TimeInterval, now: Date) async throws
 }

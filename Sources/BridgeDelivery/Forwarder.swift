@@ -6,25 +6,42 @@ import ServiceLifecycle
 import Synchronization
 
 /// Sends due outbox records to Cloudthread and classifies the answers (DESIGN.md section 1).
+///
+/// Every claimed record ends a round marked sent, due again (retry or pause) or dead-lettered; only when the store
+/// itself fails after retries is a record left to its lease, which makes it due again. While the API key is refused
+/// or the API is unreachable, the forwarder sleeps with backoff instead of polling.
 public final class Forwarder: Service {
+    struct State {
+        /// Set while the API key is refused (401/403): nothing is sent before `holdUntil`, then the key is probed.
+        var paused = false
+        var pauseInterval: TimeInterval = 0
+        /// Nothing is sent before this time (after a pause, or a retryable failure: backoff for the whole API).
+        var holdUntil = Date.distantPast
+        var failures = 0
+        var stopping = false
+        var lastError: String?
+        var lastSuccess = Date.distantPast
+    }
+
     let store: any DeliveryStore
     let client: any CloudthreadClient
     let teams: TeamDirectory
+    let tokens: @Sendable () -> StreamTokens
     let configuration: ForwarderConfiguration
     let dryRun: Bool
     let logger: Logger
     let metrics: any MetricsRecorder
     private let signal = WakeSignal()
-    private let state = Mutex((paused: false, pausedUntil: Date.distantPast, stopping: false, lastError: String?.none))
+    private let state = Mutex(State())
 
     public init(
-        store: any DeliveryStore, client: any CloudthreadClient, configuration: ForwarderConfiguration = .init(),
-        dryRun: Bool,
-        logger: Logger, metrics: any MetricsRecorder
+        store: any DeliveryStore, client: any CloudthreadClient, tokens: @escaping @Sendable () -> StreamTokens,
+        configuration: ForwarderConfiguration = .init(), dryRun: Bool, logger: Logger, metrics: any MetricsRecorder
     ) {
         self.store = store
         self.client = client
         self.teams = TeamDirectory(client: client)
+        self.tokens = tokens
         self.configuration = configuration
         self.dryRun = dryRun
         self.logger = logger
@@ -37,41 +54,15 @@ public final class Forwarder: Service {
     /// True while the API key is refused (401/403).
     public var isPaused: Bool { state.withLock { $0.paused } }
 
+    /// Why forwarding is paused or failing; never contains the API key or Cloudthread's answer body for a 401.
     public var lastError: String? { state.withLock { $0.lastError } }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            // Find out at start-up whether Cloudthread accepts the API key, so /readyz can say so.
+            // Find out at start-up whether Cloudthread accepts the API key, so the logs and metrics say so.
             if !self.dryRun { await self.probeAPIKey() }
             while !self.state.withLock({ $0.stopping }) {
-                let now = Date()
-                let pausedUntil = self.state.withLock { $0.paused ? $0.pausedUntil : nil }
-                if let pausedUntil {
-                    if pausedUntil > now {
-                        await self.signal.wait(
-                            timeout: .milliseconds(Int(min(pausedUntil.timeIntervalSince(now), 1) * 1000) + 1))
-                        continue
-                    }
-                    // The pause is over: ask again, even with nothing to send.
-                    await self.probeAPIKey()
-                    if self.isPaused { continue }
-                }
-                do {
-                    let items = try await self.store.claimDue(now: now, limit: self.configuration.batchSize * 4)
-                    if items.isEmpty {
-                        var timeout = self.configuration.pollInterval
-                        if let due = try await self.store.nextDue() {
-                            let wait = due.timeIntervalSinceNow
-                            if wait < 1 { timeout = .milliseconds(max(10, Int(wait * 1000))) }
-                        }
-                        await self.signal.wait(timeout: timeout)
-                        continue
-                    }
-                    await self.process(items)
-                } catch {
-                    self.logger.error("forwarder cannot read the store", metadata: ["error": "\(error)"])
-                    await self.signal.wait(timeout: .seconds(1))
-                }
+                await self.step()
             }
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
@@ -79,13 +70,56 @@ public final class Forwarder: Service {
         }
     }
 
-    /// `GET /teams` as a check of the API key: 401/403 pause forwarding, success ends a pause.
+    /// One turn of the loop: wait out a hold, or claim and send what is due, or sleep until something is.
+    func step() async {
+        let now = Date()
+        let (holdUntil, paused) = state.withLock { ($0.holdUntil, $0.paused) }
+        if holdUntil > now {
+            await signal.wait(timeout: Self.duration(holdUntil.timeIntervalSince(now)))
+            return
+        }
+        if paused {
+            // The pause is over: ask again, even with nothing to send.
+            await probeAPIKey()
+            return
+        }
+        let items: [OutboxItem]
+        do {
+            items = try await store.claimDue(now: now, limit: configuration.batchSize * 4, lease: configuration.lease)
+        } catch {
+            storeFailed("claim due records", error)
+            await signal.wait(timeout: .seconds(1))
+            return
+        }
+        if items.isEmpty {
+            var timeout = configuration.pollInterval
+            if let due = try? await store.nextDue() {
+                let wait = due.timeIntervalSinceNow
+                // At least 50 ms: a due record may be held back by a send of the same key still in flight.
+                if wait < 1 { timeout = Self.duration(max(0.05, wait)) }
+            }
+            await signal.wait(timeout: timeout)
+            return
+        }
+        await process(items)
+    }
+
+    static func duration(_ seconds: TimeInterval) -> Duration {
+        .milliseconds(Int(min(max(seconds, 0.001), 86400) * 1000))
+    }
+
+    /// `GET /teams` as a check of the API key: success ends a pause; 401/403 pause (or extend the pause with
+    /// backoff); any other failure holds sending back with backoff, so a failing probe never spins.
     func probeAPIKey() async {
         switch await client.teams() {
         case .success:
             resume()
         case .failure(let error):
-            if case .unauthorized = error.outcome { _ = await handleFailure(error.outcome, [], endpoint: "teams") }
+            switch error.outcome {
+            case .unauthorized(let status): pause(status: status, endpoint: "teams")
+            case .retry(let reason, let retryAfter): hold(reason: "teams: \(reason)", retryAfter: retryAfter)
+            default: hold(reason: "teams: \(error)", retryAfter: nil)
+            }
         }
     }
 
@@ -93,7 +127,11 @@ public final class Forwarder: Service {
         let resumed = state.withLock { s -> Bool in
             let was = s.paused
             s.paused = false
+            s.pauseInterval = 0
+            s.failures = 0
+            s.holdUntil = .distantPast
             s.lastError = nil
+            s.lastSuccess = Date()
             return was
         }
         if resumed {
@@ -102,142 +140,290 @@ public final class Forwarder: Service {
         }
     }
 
-    /// Sends one claimed set of records. Exposed for tests.
+    /// 401/403: pause everything; the wait doubles (with jitter) up to `maxPauseInterval`.
+    private func pause(status: Int, endpoint: String) {
+        let (interval, until) = state.withLock { s -> (TimeInterval, Date) in
+            let next =
+                s.paused
+                ? min(configuration.maxPauseInterval, max(configuration.pauseInterval, s.pauseInterval * 2))
+                : configuration.pauseInterval
+            s.paused = true
+            s.pauseInterval = next
+            s.holdUntil = Date().addingTimeInterval(next * Double.random(in: 0.9...1.1))
+            s.lastError =
+                "Cloudthread refused the API key (HTTP \(status)) on \(endpoint): forwarding is paused and asked "
+                + "again in \(Int(next)) s; nothing is dropped. Check CLOUDTHREAD_API_KEY."
+            return (next, s.holdUntil)
+        }
+        logger.critical(
+            "Cloudthread refused the API key; forwarding paused, nothing is dropped",
+            metadata: [
+                "http.status": "\(status)", "cloudthread.endpoint": "\(endpoint)", "retry_in": "\(Int(interval))s",
+            ])
+        metrics.setGauge("bridge_forwarder_paused", 1, help: "1 while Cloudthread refuses the API key")
+        _ = until
+    }
+
+    /// A retryable failure (5xx, 408, 429, network): hold all sending back with exponential backoff and full jitter,
+    /// or for `Retry-After` (up to `maxRetryAfter`). Returns the delay.
+    @discardableResult
+    private func hold(reason: String, retryAfter: TimeInterval?) -> TimeInterval {
+        let delay = state.withLock { s -> TimeInterval in
+            let delay = configuration.retry.delay(
+                attempt: s.failures, retryAfter: retryAfter.map { min($0, configuration.maxRetryAfter) })
+            s.failures += 1
+            s.holdUntil = Date().addingTimeInterval(delay)
+            s.lastError = reason
+            return delay
+        }
+        logger.warning(
+            "Cloudthread is unavailable; retrying later",
+            metadata: ["error": "\(reason)", "retry_in": "\(String(format: "%.1f", delay))s"])
+        return delay
+    }
+
+    private func storeFailed(_ what: String, _ error: any Error) {
+        logger.error("forwarder cannot \(what) in the store", metadata: ["error": "\(error)"])
+        metrics.forwardRequest(endpoint: "store", result: "error")
+        state.withLock { $0.lastError = "store: cannot \(what): \(error)" }
+    }
+
+    /// Runs a store update, retrying a failure twice; if it still fails, the records stay claimed until their
+    /// lease ends and are then due again (at-least-once).
+    private func mark(_ what: String, _ body: () async throws -> Void) async {
+        for attempt in 0..<3 {
+            do {
+                try await body()
+                return
+            } catch {
+                if attempt == 2 {
+                    storeFailed(what, error)
+                } else {
+                    try? await Task.sleep(for: .milliseconds(50 * (attempt + 1)))
+                }
+            }
+        }
+    }
+
+    // MARK: one round
+
+    /// What one request's items are, ready to send.
+    enum Request {
+        case events([(OutboxItem, EventsRequest.Item)])
+        case metrics(token: Secret, aggregation: Aggregation, [OutboxItem])
+
+        var items: [OutboxItem] {
+            switch self {
+            case .events(let pairs): pairs.map(\.0)
+            case .metrics(_, _, let items): items
+            }
+        }
+        var kind: String {
+            if case .events = self { return "event" }
+            return "metric"
+        }
+        var endpoint: String {
+            if case .events = self { return "events" }
+            return "streams_ingest"
+        }
+        var count: Int { items.count }
+
+        func split() -> (Request, Request) {
+            switch self {
+            case .events(let pairs):
+                let half = pairs.count / 2
+                return (.events(Array(pairs[..<half])), .events(Array(pairs[half...])))
+            case .metrics(let token, let agg, let items):
+                let half = items.count / 2
+                return (
+                    .metrics(token: token, aggregation: agg, Array(items[..<half])),
+                    .metrics(token: token, aggregation: agg, Array(items[half...]))
+                )
+            }
+        }
+    }
+
+    /// Sends one claimed set of records; every record ends marked (or left to its lease if the store fails).
     func process(_ items: [OutboxItem]) async {
-        var events: [(OutboxItem, EventRecord)] = []
-        var metricGroups: [String: [OutboxItem]] = [:]
+        var requests: [Request] = []
+        var pending = Set(items.map(\.id))
+        var ready: [(OutboxItem, EventsRequest.Item)] = []
+        var metricGroups: [String: (Secret, Aggregation, [OutboxItem])] = [:]
         var groupOrder: [String] = []
+        let known = tokens()
+
         for item in items {
             switch item.content {
-            case .event(let e): events.append((item, e))
-            case .metric(let token, _, let agg, _, _, _):
-                let key = "\(token)\u{1f}\(agg.rawValue)"
-                if metricGroups[key] == nil { groupOrder.append(key) }
-                metricGroups[key, default: []].append(item)
-            }
-        }
-        var remaining = items.map(\.id)
-        func done(_ ids: [Int64]) { remaining.removeAll { ids.contains($0) } }
-
-        // Events: resolve team names first.
-        var ready: [(OutboxItem, EventsRequest.Item)] = []
-        for (item, event) in events {
-            var teamId: Int?
-            switch event.team {
-            case .id(let n)?: teamId = n
-            case .name(let name)?:
-                if dryRun {
-                    teamId = nil
-                    logger.info(
-                        "dry run: team '\(name)' is not resolved without an API key",
-                        metadata: ["outbox.id": "\(item.id)"])
-                } else {
-                    switch await teams.resolve(name) {
-                    case .found(let id): teamId = id
-                    case .unknown(let known):
-                        await dead(
-                            [item], kind: "event",
-                            reason: "unknown Cloudthread team '\(name)'"
-                                + (known.isEmpty ? "" : " (known teams: \(known.prefix(20).joined(separator: ", ")))"))
-                        done([item.id])
-                        continue
-                    case .unavailable(let outcome):
-                        if await handleFailure(outcome, [item], endpoint: "teams") == .stop {
-                            await release(remaining.filter { $0 != item.id })
-                            return
-                        }
-                        done([item.id])
-                        continue
-                    }
+            case .event(let event):
+                guard case .resolved(let teamId) = await team(for: event, item: item, pending: &pending) else {
+                    continue
                 }
-            case nil: teamId = nil
+                ready.append(
+                    (
+                        item,
+                        EventsRequest.Item(
+                            timestamp: event.timestamp, teamID: teamId,
+                            payload: .init(type: event.type, description: event.description, eventURL: event.url))
+                    ))
+            case .metric(let ref, _, let agg, _, _, _):
+                guard let token = known.token(for: ref) else {
+                    await dead(
+                        [item], kind: "metric",
+                        reason: "the data stream token of this record (fingerprint \(ref)) is no longer configured")
+                    pending.remove(item.id)
+                    continue
+                }
+                let key = ref + "|" + agg.rawValue
+                if metricGroups[key] == nil { groupOrder.append(key) }
+                metricGroups[key, default: (token, agg, [])].2.append(item)
             }
-            ready.append(
-                (
-                    item,
-                    EventsRequest.Item(
-                        timestamp: event.timestamp, teamID: teamId,
-                        payload: .init(type: event.type, description: event.description, eventURL: event.url))
-                ))
+            if state.withLock({ $0.holdUntil > Date() }) { break }
         }
-        for chunk in ready.chunked(configuration.batchSize) {
-            let result = await sendEvents(chunk)
-            done(chunk.map(\.0.id))
-            if result == .stop {
-                await release(remaining)
+        // Records that failed before are sent alone, so a poison record is isolated from its batch-mates.
+        func plan<T>(_ list: [T], item: (T) -> OutboxItem, make: ([T]) -> Request) {
+            let alone = list.filter { item($0).attempts >= configuration.isolateAfterAttempts || item($0).strikes > 0 }
+            let together = list.filter {
+                item($0).attempts < configuration.isolateAfterAttempts && item($0).strikes == 0
+            }
+            for chunk in together.chunked(configuration.batchSize) { requests.append(make(chunk)) }
+            for one in alone { requests.append(make([one])) }
+        }
+        plan(ready, item: \.0) { .events($0) }
+        for key in groupOrder {
+            let (token, agg, list) = metricGroups[key]!
+            plan(list, item: { $0 }, make: { .metrics(token: token, aggregation: agg, $0) })
+        }
+
+        var index = 0
+        while index < requests.count {
+            if state.withLock({ $0.holdUntil > Date() }) { break }
+            let request = requests[index]
+            index += 1
+            await send(request, pending: &pending)
+        }
+        // Whatever was not attempted (the API is held back) is due again when the hold ends.
+        if !pending.isEmpty {
+            let due = max(state.withLock { $0.holdUntil }, Date())
+            let ids = items.map(\.id).filter { pending.contains($0) }
+            await mark("return records not attempted") {
+                try await store.markRetry(
+                    ids, dueAt: due, error: lastError ?? "not attempted in this round", countAttempt: false,
+                    strike: false, now: Date())
+            }
+        }
+    }
+
+    enum TeamResolution {
+        /// The team id to send (nil: the event names no team).
+        case resolved(Int?)
+        /// The record was dead-lettered, or stays pending for after the hold.
+        case handled
+    }
+
+    private func team(for event: EventRecord, item: OutboxItem, pending: inout Set<Int64>) async -> TeamResolution {
+        switch event.team {
+        case nil: return .resolved(nil)
+        case .id(let n)?: return .resolved(n)
+        case .name(let name)?:
+            if dryRun {
+                logger.info(
+                    "dry run: team '\(name)' is not resolved without an API key", metadata: ["outbox.id": "\(item.id)"])
+                return .resolved(nil)
+            }
+            switch await teams.resolve(name) {
+            case .found(let id): return .resolved(id)
+            case .unknown(let known):
+                await dead(
+                    [item], kind: "event",
+                    reason: "unknown Cloudthread team '\(name)'"
+                        + (known.isEmpty ? "" : " (known teams: \(known.prefix(20).joined(separator: ", ")))"))
+                pending.remove(item.id)
+                return .handled
+            case .unavailable(let outcome):
+                switch outcome {
+                case .unauthorized(let status): pause(status: status, endpoint: "teams")
+                case .retry(let reason, let retryAfter): hold(reason: "teams: \(reason)", retryAfter: retryAfter)
+                case .invalid(let m), .notFound(let m): hold(reason: "teams: unexpected answer: \(m)", retryAfter: nil)
+                case .accepted: hold(reason: "teams: no list of teams", retryAfter: nil)
+                }
+                return .handled  // stays pending: returned with the hold's due time
+            }
+        }
+    }
+
+    /// Sends one request and marks its records. A 400/404 on several records splits the request to isolate the
+    /// bad ones.
+    private func send(_ request: Request, pending: inout Set<Int64>) async {
+        let outcome: CloudthreadOutcome
+        switch request {
+        case .events(let pairs):
+            outcome = await client.postEvents(EventsRequest(data: pairs.map(\.1)))
+        case .metrics(let token, let agg, let items):
+            let points: [IngestRequest.Point] = items.compactMap { item in
+                guard case .metric(_, let name, _, let dims, let hour, let value) = item.content else { return nil }
+                return IngestRequest.Point(
+                    timestamp: hour, metricName: name, metricValue: value, customDimensions: dims.isEmpty ? nil : dims)
+            }
+            outcome = await client.ingest(
+                IngestRequest(dataStreamToken: token.string, metricAggFunc: agg.rawValue, data: points))
+        }
+        metrics.forwardRequest(endpoint: request.endpoint, result: Forwarder.label(outcome))
+        let ids = request.items.map(\.id)
+        switch outcome {
+        case .accepted:
+            await mark("record a successful send") { try await store.markSent(ids, now: Date()) }
+            for id in ids { pending.remove(id) }
+            state.withLock {
+                $0.lastSuccess = Date()
+                $0.failures = 0
+            }
+            if isPaused { resume() }
+            metrics.recordsSent(kind: request.kind, count: ids.count)
+        case .invalid(let message), .notFound(let message):
+            if request.count > 1 {
+                let (a, b) = request.split()
+                await send(a, pending: &pending)
+                if state.withLock({ $0.holdUntil > Date() }) { return }
+                await send(b, pending: &pending)
                 return
             }
-        }
-        for key in groupOrder {
-            for chunk in metricGroups[key]!.chunked(configuration.batchSize) {
-                let result = await sendMetrics(chunk)
-                done(chunk.map(\.id))
-                if result == .stop {
-                    await release(remaining)
-                    return
+            let what =
+                if case .invalid = outcome { "rejected by Cloudthread (400)" } else if request.kind == "event" {
+                    "not found by Cloudthread (404)"
+                } else { "data stream not found by Cloudthread (404)" }
+            await dead(request.items, kind: request.kind, reason: "\(what): \(message)")
+            for id in ids { pending.remove(id) }
+        case .unauthorized(let status):
+            pause(status: status, endpoint: request.endpoint)
+        case .retry(let reason, let retryAfter):
+            // Poison: this record fails alone while the API accepts other sends.
+            let recentSuccess = state.withLock { Date().timeIntervalSince($0.lastSuccess) < 120 }
+            if request.count == 1, recentSuccess, let item = request.items.first {
+                if item.strikes + 1 >= configuration.poisonStrikes {
+                    await dead(
+                        [item], kind: request.kind,
+                        reason:
+                            "Cloudthread failed this record \(item.strikes + 1) times while accepting others: \(reason)"
+                    )
+                } else {
+                    let delay = configuration.retry.delay(
+                        attempt: item.attempts, retryAfter: retryAfter.map { min($0, configuration.maxRetryAfter) })
+                    await mark("schedule a retry") {
+                        try await store.markRetry(
+                            ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true,
+                            strike: true, now: Date())
+                    }
                 }
+                pending.remove(item.id)
+                return
             }
-        }
-    }
-
-    enum Flow { case proceed, stop }
-
-    private func sendEvents(_ batch: [(OutboxItem, EventsRequest.Item)]) async -> Flow {
-        guard !batch.isEmpty else { return .proceed }
-        let outcome = await client.postEvents(EventsRequest(data: batch.map(\.1)))
-        metrics.forwardRequest(endpoint: "events", result: Forwarder.label(outcome))
-        switch outcome {
-        case .accepted:
-            await sent(batch.map(\.0), kind: "event")
-            return .proceed
-        case .invalid(let message), .notFound(let message):
-            if batch.count == 1 {
-                let what =
-                    if case .invalid = outcome { "rejected by Cloudthread (400)" } else {
-                        "not found by Cloudthread (404)"
-                    }
-                await dead([batch[0].0], kind: "event", reason: "\(what): \(message)")
-                return .proceed
+            let delay = hold(reason: "\(request.endpoint): \(reason)", retryAfter: retryAfter)
+            await mark("schedule a retry") {
+                try await store.markRetry(
+                    ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true, strike: false,
+                    now: Date())
             }
-            // Split to isolate the bad records.
-            let half = batch.count / 2
-            if await sendEvents(Array(batch[..<half])) == .stop { return .stop }
-            return await sendEvents(Array(batch[half...]))
-        default:
-            return await handleFailure(outcome, batch.map(\.0), endpoint: "events")
-        }
-    }
-
-    private func sendMetrics(_ batch: [OutboxItem]) async -> Flow {
-        guard let first = batch.first, case .metric(let token, _, let agg, _, _, _) = first.content else {
-            return .proceed
-        }
-        let points: [IngestRequest.Point] = batch.compactMap { item in
-            guard case .metric(_, let name, _, let dims, let hour, let value) = item.content else { return nil }
-            return IngestRequest.Point(
-                timestamp: hour, metricName: name, metricValue: value, customDimensions: dims.isEmpty ? nil : dims)
-        }
-        let outcome = await client.ingest(
-            IngestRequest(dataStreamToken: token, metricAggFunc: agg.rawValue, data: points))
-        metrics.forwardRequest(endpoint: "streams_ingest", result: Forwarder.label(outcome))
-        switch outcome {
-        case .accepted:
-            await sent(batch, kind: "metric")
-            return .proceed
-        case .invalid(let message), .notFound(let message):
-            if batch.count == 1 {
-                let what =
-                    if case .invalid = outcome { "rejected by Cloudthread (400)" } else {
-                        "data stream not found by Cloudthread (404)"
-                    }
-                await dead(batch, kind: "metric", reason: "\(what): \(message)")
-                return .proceed
-            }
-            let half = batch.count / 2
-            if await sendMetrics(Array(batch[..<half])) == .stop { return .stop }
-            return await sendMetrics(Array(batch[half...]))
-        default:
-            return await handleFailure(outcome, batch, endpoint: "streams/ingest")
+            for id in ids { pending.remove(id) }
         }
     }
 
@@ -251,71 +437,13 @@ public final class Forwarder: Service {
         }
     }
 
-    /// 401/403 pause everything; retryable failures back off. Returns `.stop` when the round must end.
-    private func handleFailure(_ outcome: CloudthreadOutcome, _ items: [OutboxItem], endpoint: String) async -> Flow {
-        let now = Date()
-        switch outcome {
-        case .unauthorized(let status):
-            let until = now.addingTimeInterval(configuration.pauseInterval)
-            let message =
-                "Cloudthread refused the API key (HTTP \(status)) on \(endpoint): forwarding is paused and retried every \(Int(configuration.pauseInterval)) s; nothing is dropped. Check CLOUDTHREAD_API_KEY."
-            state.withLock {
-                $0.paused = true
-                $0.pausedUntil = until
-                $0.lastError = message
-            }
-            logger.critical("\(message)")
-            metrics.setGauge("bridge_forwarder_paused", 1, help: "1 while Cloudthread refuses the API key")
-            if !items.isEmpty {
-                try? await store.markRetry(
-                    items.map(\.id), dueAt: until, error: "HTTP \(status): API key refused", countAttempt: false,
-                    now: now)
-            }
-            return .stop
-        case .retry(let reason, let retryAfter):
-            let attempts = items.map(\.attempts).max() ?? 0
-            let delay = configuration.retry.delay(attempt: attempts, retryAfter: retryAfter)
-            state.withLock { $0.lastError = "\(endpoint): \(reason)" }
-            logger.warning(
-                "Cloudthread is unavailable; retrying later",
-                metadata: [
-                    "cloudthread.endpoint": "\(endpoint)", "error": "\(reason)", "delivery.attempt": "\(attempts + 1)",
-                    "delivery.retry_in": "\(String(format: "%.1f", delay))s", "delivery.records": "\(items.count)",
-                ])
-            try? await store.markRetry(
-                items.map(\.id), dueAt: now.addingTimeInterval(delay), error: reason, countAttempt: true, now: now)
-            // The API is down: leave the rest of this round for later, after the backoff.
-            return .stop
-        default:
-            return .proceed
-        }
-    }
-
-    private func sent(_ items: [OutboxItem], kind: String) async {
-        do {
-            try await store.markSent(items.map(\.id), now: Date())
-        } catch {
-            logger.error(
-                "could not record a successful send; the records may be sent again", metadata: ["error": "\(error)"])
-        }
-        resume()
-        metrics.recordsSent(kind: kind, count: items.count)
-        logger.debug("sent to Cloudthread", metadata: ["delivery.records": "\(items.count)", "record.kind": "\(kind)"])
-    }
-
     private func dead(_ items: [OutboxItem], kind: String, reason: String) async {
         logger.error(
             "record moved to dead letters", metadata: ["outbox.ids": "\(items.map(\.id))", "reason": "\(reason)"])
-        try? await store.markDead(items.map(\.id), reason: reason, now: Date())
+        await mark("move a record to dead letters") {
+            try await store.markDead(items.map(\.id), reason: reason, now: Date())
+        }
         metrics.deadLetters(kind: kind, count: items.count)
-    }
-
-    /// Claimed records that were not attempted go back to pending, due now.
-    private func release(_ ids: [Int64]) async {
-        guard !ids.isEmpty else { return }
-        let due = state.withLock { $0.paused ? $0.pausedUntil : Date() }
-        try? await store.markRetry(
-            ids, dueAt: max(due, Date()), error: "not attempted in this round", countAttempt: false, now: Date())
     }
 }
 

@@ -1,9 +1,4 @@
-import BridgeCloudthread
-import BridgeCore
 import Foundation
-import Logging
-import ServiceLifecycle
-import Synchronization
 
 /// Settings of the forwarder.
 public struct ForwarderConfiguration: Sendable {
@@ -11,9 +6,19 @@ public struct ForwarderConfiguration: Sendable {
     public var batchSize: Int = 100
     /// How often to look for due records when nothing wakes the forwarder.
     public var pollInterval: Duration = .seconds(1)
+    /// Backoff of failed sends: exponential with full jitter, at most `cap` seconds (5 minutes).
     public var retry: RetryStrategy = .exponentialJitter()
-    /// While the API key is refused, how long to wait before trying again.
+    /// The longest `Retry-After` honoured (1 hour); a longer one is cut to this.
+    public var maxRetryAfter: TimeInterval = 3600
+    /// While the API key is refused: the first wait before asking again; it doubles up to `maxPauseInterval`.
     public var pauseInterval: TimeInterval = 60
+    public var maxPauseInterval: TimeInterval = 900
+    /// How long a claim holds records; unmarked records are due again after it (a stalled or dead sender).
+    public var lease: TimeInterval = 300
+    /// A record that failed this many times is sent alone, so one bad record cannot hold back its batch-mates.
+    public var isolateAfterAttempts: Int = 3
+    /// A record sent alone that gets a retryable error this many times while other sends succeed is dead-lettered.
+    public var poisonStrikes: Int = 5
 
     public init() {}
 }

@@ -22,16 +22,23 @@ public struct IngestOutcome: Sendable, Equatable {
         case forbidden
         /// The body cannot be parsed: 400.
         case badRequest = "bad_request"
-        /// The store cannot take the webhook: 503, the sender retries.
+        /// The store cannot take the webhook: 503 with Retry-After, the sender retries.
         case unavailable
+        /// Too many refused webhooks from this address: 429 with Retry-After.
+        case rateLimited = "rate_limited"
+        /// Too many webhooks in progress: 503 with Retry-After.
+        case overloaded
     }
 
     public var kind: Kind
     public var body: JSONValue
+    /// Seconds the sender should wait before trying again (`Retry-After`), for 429 and 503.
+    public var retryAfter: Int?
 
-    public init(_ kind: Kind, body: JSONValue) {
+    public init(_ kind: Kind, body: JSONValue, retryAfter: Int? = nil) {
         self.kind = kind
         self.body = body
+        self.retryAfter = retryAfter
     }
 
     /// Label for the webhooks counter.
@@ -49,7 +56,8 @@ extension IngestOutcome.Kind {
         case .duplicate: 200
         case .rejected: 422
         case .unknownSource: 404
-        case .disabled, .unavailable: 503
+        case .disabled, .unavailable, .overloaded: 503
+        case .rateLimited: 429
         case .unauthorized: 401
         case .forbidden: 403
         case .badRequest: 400

@@ -4,7 +4,7 @@ import BridgeVerification
 import Foundation
 import Logging
 
-/// The path of one webhook, HTTP-free: source → verify → parse and map → store. `Server/` turns the
+/// The path of one webhook, HTTP-free: source → verify → parse and map → store. `BridgeServer` turns the
 /// outcome into a response; the CLI and tests call it directly.
 public final class Ingestor: Sendable {
     public let rules: RuleSet
@@ -12,41 +12,79 @@ public final class Ingestor: Sendable {
     let mapper: Mapper
     let metrics: any MetricsRecorder
     let logger: Logger
+    /// Refused webhooks, in memory only (no disk write per forgery).
+    public let refusals: RefusalLog
+    /// Addresses that send too many refused webhooks are answered 429 for a while.
+    public let limiter: RefusalLimiter
+    /// Observations for hours older than this are refused: their aggregate is no longer kept, so the value sent
+    /// would replace Cloudthread's full total with a partial one.
+    let aggregateRetention: TimeInterval
     let onStored: @Sendable () -> Void
 
     public init(
         rules: RuleSet, store: any DeliveryStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
-        onStored: @escaping @Sendable () -> Void = {}
+        refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
+        aggregateRetention: TimeInterval = 35 * 86400, onStored: @escaping @Sendable () -> Void = {}
     ) {
         self.rules = rules
         self.store = store
         self.mapper = mapper
         self.metrics = metrics
         self.logger = logger
+        self.refusals = refusals
+        self.limiter = limiter
+        self.aggregateRetention = aggregateRetention
         self.onStored = onStored
     }
 
-    static func error(_ kind: IngestOutcome.Kind, _ message: String) -> IngestOutcome {
-        IngestOutcome(kind, body: .object(["error": .string(message)]))
+    static func error(_ kind: IngestOutcome.Kind, _ message: String, retryAfter: Int? = nil) -> IngestOutcome {
+        IngestOutcome(kind, body: .object(["error": .string(message)]), retryAfter: retryAfter)
+    }
+
+    /// What the edge answers before reading the body: 404 for an unknown source, 503 for a disabled one, 429 for
+    /// an address over the refusal limit; nil when the webhook may proceed.
+    public func precheck(source name: String, clientAddress: String?) -> IngestOutcome? {
+        guard let source = rules.source(name) else {
+            metrics.webhook(source: "unknown", outcome: IngestOutcome.Kind.unknownSource.rawValue)
+            return Ingestor.error(.unknownSource, "unknown source")
+        }
+        guard source.verifier != nil, source.disabledReason == nil else {
+            metrics.webhook(source: source.name, outcome: IngestOutcome.Kind.disabled.rawValue)
+            return Ingestor.error(.disabled, "source '\(source.name)' is not configured on this bridge")
+        }
+        if let wait = limiter.retryAfter(clientAddress) {
+            metrics.webhook(source: source.name, outcome: IngestOutcome.Kind.rateLimited.rawValue)
+            return Ingestor.error(.rateLimited, "too many refused webhooks from this address", retryAfter: wait)
+        }
+        return nil
     }
 
     /// Runs the pipeline for one request whose body is complete.
     public func ingest(_ request: IncomingRequest, subpath: String = "") async -> IngestOutcome {
+        if let early = precheck(source: request.source, clientAddress: request.clientAddress) { return early }
+        guard let source = rules.source(request.source), let verifier = source.verifier else {
+            return Ingestor.error(.unknownSource, "unknown source")
+        }
         var logger = self.logger
-        logger[metadataKey: "webhook.source"] = .string(request.source)
-        guard let source = rules.source(request.source) else {
-            metrics.webhook(source: "unknown", outcome: "unknown_source")
-            return Ingestor.error(.unknownSource, "unknown source '\(request.source)'")
-        }
-        guard let verifier = source.verifier, source.disabledReason == nil else {
-            logger.warning(
-                "webhook for a disabled source", metadata: ["reason": "\(source.disabledReason ?? "no verification")"])
-            metrics.webhook(source: source.name, outcome: "disabled")
-            return Ingestor.error(.disabled, "source '\(source.name)' is not configured on this bridge")
-        }
+        logger[metadataKey: "webhook.source"] = .string(source.name)
         let outcome = await process(request, source: source, verifier: verifier, subpath: subpath, logger: logger)
         metrics.webhook(source: source.name, outcome: outcome.label)
         return outcome
+    }
+
+    private func refuse(
+        _ request: IncomingRequest, source: SourceDefinition, kind: IngestOutcome.Kind, reason: String,
+        detail: String, message: String, logger: Logger
+    ) -> IngestOutcome {
+        logger.warning(
+            "webhook refused: \(detail)",
+            metadata: ["webhook.refusal": "\(reason)", "client.address": "\(request.clientAddress ?? "-")"])
+        refusals.append(
+            .init(
+                at: request.receivedAt, source: source.name, reason: reason, detail: detail,
+                clientAddress: request.clientAddress, status: kind.statusCode))
+        limiter.noteRefusal(request.clientAddress, now: request.receivedAt)
+        return Ingestor.error(kind, message)
     }
 
     private func process(
@@ -56,71 +94,61 @@ public final class Ingestor: Sendable {
         var logger = logger
         do {
             try verifier.verify(request)
-        } catch let error as VerificationError {
-            logger.warning(
-                "webhook refused: \(error.detail)",
-                metadata: [
-                    "webhook.refusal": "\(error.reason.rawValue)", "client.address": "\(request.clientAddress ?? "-")",
-                ])
-            metrics.verificationFailure(source: source.name, reason: error.reason.rawValue)
-            var explanation = Explanation(source: source.name)
-            explanation.notes.append("refused: \(error.detail)")
-            let status = error.reason == .addressNotAllowed ? 403 : 401
-            await keepRefusal(request, source: source, status: status, explanation: explanation)
-            return status == 403
-                ? Ingestor.error(.forbidden, "client address not allowed")
-                : Ingestor.error(.unauthorized, "signature verification failed")
         } catch {
-            return Ingestor.error(.unauthorized, "signature verification failed")
+            let error = error as? VerificationError ?? VerificationError(.badSignature, "verification failed")
+            let reason = error.reason
+            metrics.verificationFailure(source: source.name, reason: reason.rawValue)
+            let forbidden = reason == .addressNotAllowed
+            return refuse(
+                request, source: source, kind: forbidden ? .forbidden : .unauthorized, reason: reason.rawValue,
+                detail: error.detail,
+                message: forbidden ? "client address not allowed" : "signature verification failed", logger: logger)
         }
 
         let headerKey = source.dedupe.header.flatMap { request.headers[$0] }.flatMap { $0.isEmpty ? nil : $0 }
         if let headerKey { logger[metadataKey: "webhook.delivery_id"] = .string(headerKey) }
 
-        let result: MappingResult
+        var result: MappingResult
         do {
             result = try mapper.map(request, source: source, subpath: subpath)
-        } catch let error as MappingError {
-            logger.warning("webhook body refused: \(error)")
-            var explanation = Explanation(source: source.name)
-            explanation.notes.append("refused: \(error)")
-            await keepRefusal(request, source: source, status: 400, explanation: explanation)
-            return Ingestor.error(.badRequest, "\(error)")
         } catch {
-            return Ingestor.error(.badRequest, "the body cannot be mapped")
+            let text = (error as? MappingError)?.description ?? "the body cannot be mapped"
+            return refuse(
+                request, source: source, kind: .badRequest, reason: "malformed_body", detail: text, message: text,
+                logger: logger)
         }
+        refuseHoursPastRetention(&result, receivedAt: request.receivedAt)
 
         let status: NewDelivery.Status
-        let httpStatus: Int
         if !result.records.isEmpty {
             status = .accepted
-            httpStatus = 202
         } else if !result.explanation.rejected.isEmpty {
             status = .rejected
-            httpStatus = 422
         } else {
             status = .ignored
-            httpStatus = 202
         }
+        let kind: IngestOutcome.Kind = status == .accepted ? .accepted : status == .rejected ? .rejected : .ignored
         // Ignored and rejected deliveries do not take the dedupe key, so a redelivery after a rule fix is processed.
         let key = status == .accepted ? (headerKey ?? result.contentKey) : nil
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
-            events: result.events,
-            metrics: result.metrics, explanation: result.explanation, httpStatus: httpStatus)
+            events: result.events, metrics: result.metrics, explanation: result.explanation,
+            httpStatus: kind.statusCode)
         let stored: RecordResult
         do {
             stored = try await store.record(delivery)
         } catch {
             logger.error(
                 "store cannot take the webhook; answering 503 so the sender retries", metadata: ["error": "\(error)"])
-            return Ingestor.error(.unavailable, "the bridge cannot store webhooks right now; retry later")
+            return Ingestor.error(
+                .unavailable, "the bridge cannot store webhooks right now; retry later", retryAfter: 5)
         }
         switch stored {
         case .duplicate(let original):
             logger.info("duplicate delivery ignored", metadata: ["webhook.original_delivery": "\(original)"])
             return IngestOutcome(
-                .duplicate, body: .object(["outcome": .string("duplicate"), "delivery": .number(Double(original))]))
+                .duplicate,
+                body: .object(["outcome": .string("duplicate"), "delivery": .number(Double(original))]))
         case .stored(let id, let storedEvents, let storedMetrics):
             logger[metadataKey: "webhook.delivery"] = "\(id)"
             for r in result.explanation.rejected {
@@ -162,19 +190,27 @@ public final class Ingestor: Sendable {
         }
     }
 
-    static func rejections(_ e: Explanation) -> JSONValue {
-        .array(e.rejected.map { .object(["rule": .string($0.rule), "reason": .string($0.reason)]) })
+    /// Moves observations for hours older than the kept aggregates to the rejections.
+    private func refuseHoursPastRetention(_ result: inout MappingResult, receivedAt: Date) {
+        let oldest = receivedAt.addingTimeInterval(-aggregateRetention).addingTimeInterval(3600)
+        var kept: [OutputRecord] = []
+        for record in result.records {
+            if case .metric(let m) = record, let hour = TimeParsing.parse(m.hour), hour < oldest {
+                result.explanation.rejected.append(
+                    .init(
+                        rule: m.rule,
+                        reason:
+                            "metric '\(m.name)' is for the hour \(m.hour), older than the \(Int(aggregateRetention / 86400)) "
+                            + "days of aggregates kept: its total is no longer known, and sending a partial one would "
+                            + "replace Cloudthread's full value"))
+                continue
+            }
+            kept.append(record)
+        }
+        result.records = kept
     }
 
-    /// Keeps a refused webhook's reason for lookup; a store failure here is only logged.
-    private func keepRefusal(
-        _ request: IncomingRequest, source: SourceDefinition, status: Int, explanation: Explanation
-    ) async {
-        let d = NewDelivery(
-            source: source.name, deliveryKey: nil, receivedAt: request.receivedAt, status: .refused,
-            explanation: explanation, httpStatus: status)
-        do { _ = try await store.record(d) } catch {
-            logger.debug("could not keep the refusal", metadata: ["error": "\(error)"])
-        }
+    static func rejections(_ e: Explanation) -> JSONValue {
+        .array(e.rejected.map { .object(["rule": .string($0.rule), "reason": .string($0.reason)]) })
     }
 }

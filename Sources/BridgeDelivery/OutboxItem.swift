@@ -6,12 +6,15 @@ public struct OutboxItem: Sendable, Equatable {
     public enum Content: Sendable, Equatable {
         case event(EventRecord)
         /// The current hourly aggregate of a metric key, and the value to send for it.
+        /// `streamRef` is the fingerprint of the stream token (`StreamTokenRef`); the token itself is not stored.
         case metric(
-            streamToken: String, name: String, aggregation: Aggregation, dimensions: [String: String], hour: String,
+            streamRef: String, name: String, aggregation: Aggregation, dimensions: [String: String], hour: String,
             value: Double)
     }
 
     public var id: Int64
     public var attempts: Int
+    /// Times this record failed alone with a retryable error while other sends succeeded (poison detection).
+    public var strikes: Int = 0
     public var content: Content
 }

@@ -1,48 +1,39 @@
-import BridgeCloudthread
 import BridgeCore
-import BridgeVerification
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
-import SQLiteNIO
 import ServiceLifecycle
-import Synchronization
 
-/// The single writer: every statement runs on it, and queued webhook records share one transaction (group commit).
+/// The single writer: every statement runs on its thread, and queued webhook records share one transaction
+/// (group commit).
 extension SQLiteDeliveryStore {
-    /// The writer loop. On graceful shutdown (or cancellation) it finishes every queued job, checkpoints the
-    /// WAL and closes. The loop itself runs in a task of its own, never cancelled, because SQLite work submitted
-    /// from a cancelled task would be dropped by the thread pool.
+    /// Waits for graceful shutdown (or cancellation), then finishes every queued job, checkpoints the WAL and
+    /// closes. The writer thread itself is never cancelled, so no queued work is dropped.
     public func run() async throws {
-        let worker = Task { try await self.writerLoop() }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                _ = await worker.result
+                await waitUntilClosing()
             } onGracefulShutdown: {
-                self.requestClose()
+                self.beginClosing()
             }
         } onCancel: {
-            self.requestClose()
+            self.beginClosing()
         }
-        try await worker.value
+        await close()
     }
 
-    func requestClose() {
-        state.withLock { $0.closed = true }
-        wake.yield()
-        wake.finish()
+    private func waitUntilClosing() async {
+        let stream = closingSignal.stream
+        for await _ in stream { break }
     }
 
-    func writerLoop() async throws {
-        for await _ in wakeups {
-            await drain()
-            if state.withLock({ $0.closed }) { break }
-        }
-        await drain()
-        _ = try? await connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
-        try await connection.close()
-        let stats = commitStats.withLock { $0 }
+    private func beginClosing() {
+        closingSignal.continuation.finish()
+    }
+
+    /// Finishes queued work and closes the database (for commands that use the store without `run()`).
+    public func close() async {
+        await writer.close()
+        let stats = groupCommitStats
         logger.notice(
             "store closed",
             metadata: [
@@ -51,68 +42,113 @@ extension SQLiteDeliveryStore {
             ])
     }
 
-    /// Group-commit statistics: commits, records committed, largest group.
-    public var groupCommitStats: (commits: Int, records: Int, largest: Int) { commitStats.withLock { $0 } }
-
-    func enqueue(_ job: Job) -> Bool {
-        let accepted = state.withLock { s -> Bool in
-            if s.closed { return false }
-            s.jobs.append(job)
-            return true
-        }
-        if accepted { wake.yield() }
-        return accepted
-    }
-
-    func drain() async {
-        while true {
-            let jobs = state.withLock { s -> [Job] in
-                let j = s.jobs
-                s.jobs.removeAll(keepingCapacity: true)
-                return j
-            }
-            if jobs.isEmpty { return }
-            var batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)] = []
-            for job in jobs {
-                switch job {
-                case .record(let d, let c): batch.append((d, c))
-                case .work(let body):
-                    if !batch.isEmpty {
-                        await commit(batch)
-                        batch.removeAll()
-                    }
-                    await body(connection)
-                }
-            }
-            if !batch.isEmpty { await commit(batch) }
-        }
-    }
-
-    /// Runs `body` on the writer, serialised with everything else.
-    func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> T) async throws -> T {
+    /// Runs `body` on the writer thread, serialised with everything else.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let ok = enqueue(
-                .work({ connection in
-                    do { continuation.resume(returning: try await body(connection)) } catch {
-                        continuation.resume(throwing: error)
-                    }
-                }))
-            if !ok { continuation.resume(throwing: StoreError(.closed, "the store is closed")) }
+            let queued = writer.submit(
+                .work { database in continuation.resume(with: Result { try body(database) }) })
+            if !queued { continuation.resume(throwing: StoreError(.closed, "the store is closed")) }
         }
     }
 
-    /// Runs `body` in a transaction on the writer.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> T) async throws -> T {
-        try await perform { connection in
-            _ = try await connection.query("BEGIN IMMEDIATE")
+    /// Runs `body` in a transaction on the writer thread.
+    @discardableResult
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await perform { database in
+            try database.execute("BEGIN IMMEDIATE")
             do {
-                let result = try await body(connection)
-                _ = try await connection.query("COMMIT")
+                let result = try body(database)
+                try database.execute("COMMIT")
                 return result
             } catch {
-                _ = try? await connection.query("ROLLBACK")
+                if !database.isAutocommit { try? database.execute("ROLLBACK") }
                 throw error
             }
         }
+    }
+
+    /// The writer thread's handler: webhook records are committed in groups, other work runs in order.
+    func process(_ jobs: [SQLiteWriter.Job], _ database: SQLiteDatabase) {
+        var batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)] = []
+        for job in jobs {
+            switch job {
+            case .record(let delivery, let continuation):
+                batch.append((delivery, continuation))
+            case .work(let body):
+                if !batch.isEmpty {
+                    commit(batch, database)
+                    batch.removeAll()
+                }
+                body(database)
+            }
+        }
+        if !batch.isEmpty { commit(batch, database) }
+    }
+
+    /// One transaction for the whole group, one savepoint per webhook. Every caller is answered after the
+    /// outcome is known: stored only when COMMIT succeeded; an error anywhere that ends the transaction fails
+    /// the whole group (503, the senders retry), so nothing is answered 202 without being committed and
+    /// nothing is answered 503 while committed.
+    func commit(_ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase) {
+        func failAll(_ error: any Error) {
+            if !database.isAutocommit { try? database.execute("ROLLBACK") }
+            noteWriteFailure(error)
+            for (_, c) in batch { c.resume(throwing: error) }
+        }
+        do {
+            try database.execute("BEGIN IMMEDIATE")
+        } catch {
+            failAll(error)
+            return
+        }
+        var results: [Result<RecordResult, any Error>] = []
+        results.reserveCapacity(batch.count)
+        for (delivery, _) in batch {
+            do {
+                try database.execute("SAVEPOINT d")
+            } catch {
+                failAll(error)
+                return
+            }
+            do {
+                let result = try insert(delivery, database)
+                try database.execute("RELEASE d")
+                results.append(.success(result))
+            } catch {
+                // SQLite may have rolled the whole transaction back already (full disk, I/O error, no memory):
+                // then the savepoints before this one are gone too.
+                if database.isAutocommit {
+                    failAll(error)
+                    return
+                }
+                do {
+                    try database.execute("ROLLBACK TO d")
+                    try database.execute("RELEASE d")
+                } catch {
+                    failAll(error)
+                    return
+                }
+                results.append(.failure(error))
+            }
+        }
+        do {
+            try database.execute("COMMIT")
+        } catch {
+            logger.error("store commit failed", metadata: ["error": "\(error)"])
+            failAll(error)
+            return
+        }
+        writeFailure.withLock { $0 = nil }
+        commitStats.withLock {
+            $0.commits += 1
+            $0.records += batch.count
+            $0.largest = max($0.largest, batch.count)
+        }
+        for ((_, continuation), result) in zip(batch, results) { continuation.resume(with: result) }
+    }
+
+    func noteWriteFailure(_ error: any Error) {
+        let storeError = error as? StoreError ?? StoreError(.database, "\(error)")
+        writeFailure.withLock { $0 = storeError }
     }
 }

@@ -1,55 +1,62 @@
-import BridgeCloudthread
 import BridgeCore
-import BridgeVerification
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
-import SQLiteNIO
 import ServiceLifecycle
 import Synchronization
 
 /// The embedded store: one SQLite database in WAL mode with `synchronous=FULL`.
 ///
-/// All access goes through one serial writer task (`run()`), which takes every queued job when it is free:
-/// consecutive webhook records share a single transaction and a single fsync (group commit), and each
-/// caller is answered only after that commit.
+/// Every statement runs on one writer thread that owns the connection (`SQLiteWriter`). It takes every queued
+/// job when it is free: consecutive webhook records share a single transaction and a single fsync (group commit),
+/// and each caller is answered only after that commit. A caller hands its work over once and is resumed once.
 public final class SQLiteDeliveryStore: DeliveryStore, Service {
-    enum Job: Sendable {
-        case record(NewDelivery, CheckedContinuation<RecordResult, any Error>)
-        case work(@Sendable (SQLiteConnection) async -> Void)
-    }
-
-    struct State: ~Copyable {
-        var jobs: [Job] = []
-        var closed = false
-    }
-
     public let path: String
     let logger: Logger
-    let connection: SQLiteConnection
-    let state = Mutex(State())
-    let wakeups: AsyncStream<Void>
-    let wake: AsyncStream<Void>.Continuation
-    /// Largest number of webhooks committed together so far (observability and the benchmark).
+    let writer: SQLiteWriter
+    /// Commits, records committed, largest group (observability and the benchmark).
     let commitStats = Mutex((commits: 0, records: 0, largest: 0))
+    /// The last write failure, cleared by the next successful commit (readiness).
+    let writeFailure = Mutex<StoreError?>(nil)
+    /// How long aggregates (and so the hours they cover) are kept; observations for older hours are refused.
+    public let aggregateRetention: TimeInterval
+    /// Finished when the service is asked to stop.
+    let closingSignal = AsyncStream<Void>.makeStream()
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteDeliveryStore {
+    /// Opens (creating if needed) the database at `path`, migrates it and starts its writer.
+    public static func open(
+        path: String, logger: Logger, aggregateRetention: TimeInterval = 35 * 86400
+    ) async throws -> SQLiteDeliveryStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let store = SQLiteDeliveryStore(path: path, logger: logger, connection: connection)
-        try await store.migrate()
+        let database = try SQLiteDatabase(path: path, mode: .readWrite)
+        try migrate(database, logger: logger)
+        try releaseClaims(database)
+        let store = SQLiteDeliveryStore(
+            path: path, logger: logger, database: database, aggregateRetention: aggregateRetention)
         return store
     }
 
-    private init(path: String, logger: Logger, connection: SQLiteConnection) {
+    /// Opens an existing database read-only, for inspection (`deliveries`, `dead-letters`): no migration, no
+    /// change to records in flight, no checkpoint. Writes fail.
+    public static func openReadOnly(path: String, logger: Logger) throws -> SQLiteDeliveryStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.io, "no database at \(path)")
+        }
+        let database = try SQLiteDatabase(path: path, mode: .readOnly)
+        try database.execute("PRAGMA query_only=1")
+        return SQLiteDeliveryStore(path: path, logger: logger, database: database, aggregateRetention: 35 * 86400)
+    }
+
+    private init(path: String, logger: Logger, database: SQLiteDatabase, aggregateRetention: TimeInterval) {
         self.path = path
         self.logger = logger
-        self.connection = connection
-        (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.aggregateRetention = aggregateRetention
+        self.writer = SQLiteWriter(database: database, name: "bridge-sqlite")
+        writer.start { [self] jobs, database in self.process(jobs, database) }
     }
+
+    /// Group-commit statistics: commits, records committed, largest group.
+    public var groupCommitStats: (commits: Int, records: Int, largest: Int) { commitStats.withLock { $0 } }
 }

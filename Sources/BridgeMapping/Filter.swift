@@ -91,7 +91,7 @@ struct Filter: Sendable {
         case .trim: return value.map { .string($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }
         case .truncate:
             guard let value else { return nil }
-            let n = Int(argument(0, context)?.number ?? 0)
+            let n = Filter.integer(argument(0, context)?.number, in: 0...1_000_000)
             let t = value.text
             guard t.count > n else { return .string(t) }
             return .string(n > 1 ? String(t.prefix(n - 1)) + "…" : String(t.prefix(n)))
@@ -134,8 +134,9 @@ struct Filter: Sendable {
             return .array(value.text.components(separatedBy: sep).map(JSONValue.string))
         case .slice:
             guard let value else { return nil }
-            let start = Int(argument(0, context)?.number ?? 0)
-            let length = arguments.count > 1 ? Int(argument(1, context)?.number ?? 0) : nil
+            let start = Filter.integer(argument(0, context)?.number, in: -1_000_000...1_000_000)
+            let length =
+                arguments.count > 1 ? Filter.integer(argument(1, context)?.number, in: 0...1_000_000) : nil
             if case .array(let a) = value {
                 let from = start < 0 ? max(0, a.count + start) : min(start, a.count)
                 let to = length.map { min(a.count, from + max(0, $0)) } ?? a.count
@@ -183,7 +184,7 @@ struct Filter: Sendable {
         case .hours: return value?.number.map { .number($0 / 3600) }
         case .round:
             guard let n = value?.number else { return value }
-            let places = arguments.isEmpty ? 0 : Int(argument(0, context)?.number ?? 0)
+            let places = arguments.isEmpty ? 0 : Filter.integer(argument(0, context)?.number, in: -15...15)
             let scale = pow(10.0, Double(places))
             return .number((n * scale).rounded() / scale)
         case .plus, .minus, .times, .dividedBy:
@@ -197,9 +198,18 @@ struct Filter: Sendable {
         }
     }
 
-    /// `3725` → `1h 2m 5s`.
+    /// A number argument as an integer within `range` (truncated toward zero, clamped; NaN and absent are 0), so
+    /// no payload value can trap.
+    static func integer(_ value: Double?, in range: ClosedRange<Int>) -> Int {
+        guard let value, value.isFinite else { return min(max(0, range.lowerBound), range.upperBound) }
+        if value <= Double(range.lowerBound) { return range.lowerBound }
+        if value >= Double(range.upperBound) { return range.upperBound }
+        return Int(value)
+    }
+
+    /// `3725` → `1h 2m 5s`. Durations beyond ±100 years (or not finite) are clamped, so no input traps.
     static func formatDuration(_ seconds: Double) -> String {
-        let total = Int(seconds.rounded())
+        let total = integer(seconds.isFinite ? seconds.rounded() : 0, in: -3_155_760_000...3_155_760_000)
         let sign = total < 0 ? "-" : ""
         var s = abs(total)
         let d = s / 86400

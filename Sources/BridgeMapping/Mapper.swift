@@ -5,12 +5,12 @@ import Foundation
 /// Applies a source's rules to a request.
 public struct Mapper: Sendable {
     /// Stream token used by metrics that name none.
-    public var defaultStreamToken: String?
+    public var defaultStreamToken: Secret?
     /// In dry-run mode a metric without any stream token is still produced (token `dry-run`), so that
     /// what would be sent can be seen.
     public var dryRun: Bool
 
-    public init(defaultStreamToken: String?, dryRun: Bool = false) {
+    public init(defaultStreamToken: Secret?, dryRun: Bool = false) {
         self.defaultStreamToken = defaultStreamToken
         self.dryRun = dryRun
     }
@@ -129,6 +129,12 @@ public struct Mapper: Sendable {
                     "\(what) time '\(value.text.prefix(60))' from \(template) is not RFC 3339 or epoch seconds/milliseconds"
             )
         }
+        guard let window = CloudthreadTime.acceptedWindow(now: ctx.request.receivedAt), window.contains(date) else {
+            throw Invalid(
+                description:
+                    "\(what) time '\(value.text.prefix(60))' from \(template) is outside the accepted range "
+                    + "(2000-01-01 to one day after the time received)")
+        }
         return CloudthreadTime.hour(date)
     }
 
@@ -194,8 +200,8 @@ public struct Mapper: Sendable {
             let hour = try time(t.time, ctx, what: "metric")
             let token =
                 t.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken
-                ?? (dryRun ? "dry-run" : nil)
-            guard let token, !token.isEmpty else { return .success(nil) }
+                ?? (dryRun ? Secret("dry-run") : nil)
+            guard let token, !token.bytes.isEmpty else { return .success(nil) }
             return .success(
                 MetricObservation(
                     streamToken: token, name: name, aggregation: t.aggregation, value: value, dimensions: dimensions,

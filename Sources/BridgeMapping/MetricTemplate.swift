@@ -8,5 +8,5 @@ public struct MetricTemplate: Sendable {
     public var value: Template
     public var time: Template?
     public var dimensions: [(key: String, value: Template)]
-    public var streamToken: String?
+    public var streamToken: Secret?
 }

@@ -11,7 +11,7 @@ public struct Rule: Sendable {
     /// Per-item de-duplication key: outputs of an item (or webhook) whose key was seen before are left out.
     public var dedupeKey: Template?
     public var team: Template?
-    public var streamToken: String?
+    public var streamToken: Secret?
     public var events: [EventTemplate]
     public var metrics: [MetricTemplate]
     public var line: Int

@@ -45,7 +45,8 @@ public struct RuleChecker: Sendable {
         var out: [Diagnostic] = []
         for rule in source.rules {
             for m in rule.metrics where m.name.isLiteral {
-                let key = "\(m.streamToken ?? rule.streamToken ?? source.streamToken ?? "")|\(m.name.description)"
+                let token = m.streamToken ?? rule.streamToken ?? source.streamToken
+                let key = "\(token.map { $0.string } ?? "")|\(m.name.description)"
                 if let (agg, other) = seen[key], agg != m.aggregation {
                     out.append(
                         Diagnostic(
@@ -63,7 +64,7 @@ public struct RuleChecker: Sendable {
 
     /// Warns about `payload.` paths that a rule reads but that no example payload matched by that rule contains.
     func examplePathWarnings(_ source: SourceDefinition) -> [Diagnostic] {
-        let mapper = Mapper(defaultStreamToken: "check", dryRun: true)
+        let mapper = Mapper(defaultStreamToken: Secret("check"), dryRun: true)
         var bodies: [(IncomingRequest, JSONValue)] = []
         for test in source.tests {
             var headers = HeaderBag(test.headers)

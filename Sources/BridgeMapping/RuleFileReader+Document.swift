@@ -35,7 +35,9 @@ extension RuleFileReader {
             case "team":
                 if let s = string(value, what: "'team'") { definition.team = teamTemplate(value, s) }
             case "stream_token":
-                if let s = string(value, what: "'stream_token'") { definition.streamToken = nonEmpty(expand(s).value) }
+                if let s = string(value, what: "'stream_token'") {
+                    definition.streamToken = nonEmpty(expand(s).value).map(Secret.init)
+                }
             case "rules":
                 if let list = sequence(value, what: "'rules'") {
                     var names: Set<String> = []

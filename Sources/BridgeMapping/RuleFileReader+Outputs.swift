@@ -61,7 +61,9 @@ extension RuleFileReader {
                 }
             case "time": m.time = timeTemplate(v, what: "metric 'time'")
             case "stream_token":
-                if let s = string(v, what: "'stream_token'") { m.streamToken = nonEmpty(expand(s).value) }
+                if let s = string(v, what: "'stream_token'") {
+                    m.streamToken = nonEmpty(expand(s).value).map(Secret.init)
+                }
             case "dimensions":
                 guard let dm = v.mapping else {
                     error(v, "'dimensions' must be a mapping of names to templates")

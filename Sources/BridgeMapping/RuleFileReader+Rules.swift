@@ -35,7 +35,9 @@ extension RuleFileReader {
             case "team":
                 if let s = string(value, what: "'team'") { rule.team = teamTemplate(value, s) }
             case "stream_token":
-                if let s = string(value, what: "'stream_token'") { rule.streamToken = nonEmpty(expand(s).value) }
+                if let s = string(value, what: "'stream_token'") {
+                    rule.streamToken = nonEmpty(expand(s).value).map(Secret.init)
+                }
             case "event", "events":
                 let items: [Node] = key == "events" ? (sequence(value, what: "'events'") ?? []) : [value]
                 for item in items { if let e = eventTemplate(item) { rule.events.append(e) } }

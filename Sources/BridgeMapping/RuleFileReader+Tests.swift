@@ -58,7 +58,14 @@ extension RuleFileReader {
                                 error(ev, "unknown outcome '\(s)' (accepted, ignored, rejected or refused)")
                             }
                         }
-                    case "status": if let n = number(ev, what: "'status'") { t.expect.status = Int(n) }
+                    case "status":
+                        if let n = number(ev, what: "'status'") {
+                            if let code = Int(exactly: n), (100...599).contains(code) {
+                                t.expect.status = code
+                            } else {
+                                error(ev, "'status' must be an HTTP status code (100 to 599)")
+                            }
+                        }
                     case "exact": if let b = bool(ev, what: "'exact'") { t.expect.exact = b }
                     case "events", "metrics":
                         guard let list = sequence(ev, what: "'\(ek)'") else { continue }

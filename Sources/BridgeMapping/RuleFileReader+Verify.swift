@@ -98,8 +98,8 @@ extension RuleFileReader {
                 }
             case "tolerance":
                 if let n = number(value, what: "'tolerance'") {
-                    if n <= 0 {
-                        error(value, "'tolerance' must be a positive number of seconds")
+                    if !(n > 0 && n <= 604_800) {
+                        error(value, "'tolerance' must be a positive number of seconds, at most 604800 (7 days)")
                     } else {
                         tolerance = n
                     }

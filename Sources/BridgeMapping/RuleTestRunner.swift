@@ -17,7 +17,7 @@ public struct RuleTestRunner: Sendable {
     public var mapper: Mapper
     public var now: Date
 
-    public init(mapper: Mapper = Mapper(defaultStreamToken: "test-stream-token"), now: Date = Date()) {
+    public init(mapper: Mapper = Mapper(defaultStreamToken: Secret("test-stream-token")), now: Date = Date()) {
         self.mapper = mapper
         self.now = now
     }

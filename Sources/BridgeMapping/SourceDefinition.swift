@@ -14,7 +14,7 @@ public struct SourceDefinition: Sendable {
     public var preset: String?
     public var dedupe: Dedupe
     public var team: Template?
-    public var streamToken: String?
+    public var streamToken: Secret?
     public var rules: [Rule]
     public var tests: [RuleTest]
     /// Team names written literally in the file, with their position.
@@ -31,5 +31,13 @@ public struct SourceDefinition: Sendable {
         public var header: String?
         /// A content key for providers without a delivery id.
         public var key: Template?
+    }
+}
+
+extension SourceDefinition {
+    /// Every stream token this source's rules may send with (file, rule and output level).
+    public var streamTokens: [Secret] {
+        [streamToken].compactMap { $0 }
+            + rules.flatMap { rule in [rule.streamToken].compactMap { $0 } + rule.metrics.compactMap(\.streamToken) }
     }
 }

@@ -12,10 +12,12 @@ struct AdminController {
     let rules: RuleSet
     let token: Secret
     let dryRunClient: DryRunCloudthreadClient?
+    let forwarder: Forwarder
+    let refusals: RefusalLog
 
     func authorized(_ request: Request) -> Bool {
         guard let value = request.headers[.authorization], value.lowercased().hasPrefix("bearer ") else { return false }
-        return Crypto.constantTimeEquals(Array(value.dropFirst(7).utf8), token.bytes)
+        return Crypto.secretEquals(Array(value.dropFirst(7).utf8), token.bytes)
     }
 
     static func encode<T: Encodable>(_ value: T) -> Response {
@@ -67,6 +69,20 @@ struct AdminController {
                 ]
             }
             return AdminController.encode(list)
+        }
+        group.get("/refusals") { request, _ in
+            guard authorized(request) else { return unauthorized }
+            let limit = min(request.uri.queryParameters.get("limit", as: Int.self) ?? 100, refusals.capacity)
+            return AdminController.encode(
+                refusals.recent(limit: limit, source: request.uri.queryParameters.get("source")))
+        }
+        group.get("/forwarder") { request, _ in
+            guard authorized(request) else { return unauthorized }
+            let state: [String: String] = [
+                "state": forwarder.isPaused ? "paused" : "running",
+                "last_error": forwarder.lastError ?? "",
+            ]
+            return AdminController.encode(state)
         }
         group.get("/dry-run") { request, _ in
             guard authorized(request) else { return unauthorized }

@@ -56,7 +56,8 @@ public final class Bridge: Sendable {
             )
         }
 
-        let store = try await SQLiteDeliveryStore.open(path: configuration.databasePath, logger: logger)
+        let store = try await SQLiteDeliveryStore.open(
+            path: configuration.databasePath, logger: logger, aggregateRetention: configuration.aggregateRetention)
         self.store = store
 
         let client: any CloudthreadClient
@@ -74,14 +75,19 @@ public final class Bridge: Sendable {
             self.dryRunClient = dry
             client = dry
         }
+        let defaultToken = configuration.streamToken ?? (configuration.dryRun ? Secret("dry-run") : nil)
         let forwarder = Forwarder(
-            store: store, client: client, configuration: configuration.forwarder, dryRun: configuration.dryRun,
-            logger: logger, metrics: metrics)
+            store: store, client: client,
+            tokens: {
+                StreamTokens(rules.snapshot.sources.values.flatMap(\.streamTokens) + [defaultToken].compactMap { $0 })
+            },
+            configuration: configuration.forwarder, dryRun: configuration.dryRun, logger: logger, metrics: metrics)
         self.forwarder = forwarder
         let mapper = Mapper(defaultStreamToken: configuration.streamToken, dryRun: configuration.dryRun)
         let ingestor = Ingestor(
             rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
-            onStored: { forwarder.notify() })
+            refusals: RefusalLog(capacity: 1000), limiter: RefusalLimiter(limitPerMinute: configuration.refusalLimit),
+            aggregateRetention: configuration.aggregateRetention, onStored: { forwarder.notify() })
         self.ingestor = ingestor
         let reloader = RuleReloader(
             path: configuration.mappingsPath, loader: loader, rules: rules, metrics: metrics, logger: logger,
@@ -89,17 +95,22 @@ public final class Bridge: Sendable {
         self.reloader = reloader
 
         let router = Router(context: BridgeRequestContext.self)
-        WebhookController(ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes).addRoutes(
-            to: router)
+        WebhookController(
+            ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,
+            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent)
+        ).addRoutes(to: router)
         HealthController(
             store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
         ).addRoutes(to: router)
         if let token = configuration.adminToken {
-            AdminController(store: store, rules: rules, token: token, dryRunClient: dryRunClient).addRoutes(to: router)
+            AdminController(
+                store: store, rules: rules, token: token, dryRunClient: dryRunClient, forwarder: forwarder,
+                refusals: ingestor.refusals
+            ).addRoutes(to: router)
         }
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "cloudthread-bridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

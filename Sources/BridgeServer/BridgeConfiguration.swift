@@ -18,15 +18,25 @@ public struct BridgeConfiguration: Sendable {
     /// - `CLOUDTHREAD_API_KEY` (secret, optional): without it the bridge runs in dry-run mode.
     public var apiKey: Secret?
     /// - `CLOUDTHREAD_STREAM_TOKEN` (secret, optional): the default data stream token for metrics.
-    public var streamToken: String?
+    public var streamToken: Secret?
     /// - `BRIDGE_MAX_BODY_BYTES` (int, default 5 MiB): larger webhooks are answered 413.
     public var maxBodyBytes: Int = 5 * 1024 * 1024
     /// - `BRIDGE_ADMIN_TOKEN` (secret, optional): bearer token of the admin API; without it the admin API is off.
     public var adminToken: Secret?
     /// - `BRIDGE_BATCH_SIZE` (int, default 100): records per Cloudthread request.
     public var forwarder = ForwarderConfiguration()
-    /// - `BRIDGE_RETENTION_DAYS` (int, default 30): how long sent records, deliveries and dedupe keys are kept.
+    /// - `BRIDGE_RETENTION_DAYS` (int ≥ 1, default 30): how long sent records, deliveries and dedupe keys are
+    ///   kept. Hourly aggregates are kept at least 35 days (longer when this is longer).
     public var retentionDays: Double = 30
+    /// - `BRIDGE_MAX_CONCURRENT` (int, default 256, 0 = no cap): webhooks in progress at once; above it, 503 with
+    ///   Retry-After.
+    public var maxConcurrent: Int = 256
+    /// - `BRIDGE_REFUSAL_LIMIT` (int, default 60, 0 = off): refused webhooks per minute from one address before it
+    ///   is answered 429 with Retry-After until the minute ends.
+    public var refusalLimit: Int = 60
+
+    /// How long hourly aggregates are kept: at least 35 days, so a late observation never restarts a total.
+    public var aggregateRetention: TimeInterval { max(35, retentionDays) * 86400 }
     /// - `BRIDGE_IDLE_TIMEOUT` (seconds, default 60): idle connections are closed after this.
     public var idleTimeout: Int = 60
     /// - `BRIDGE_SHUTDOWN_TIMEOUT` (seconds, default 25): longest graceful shutdown before exiting anyway.
@@ -59,7 +69,7 @@ public struct BridgeConfiguration: Sendable {
         if let v = value("BRIDGE_DATA_DIR") { c.dataDirectory = v }
         if let v = value("CLOUDTHREAD_API_URL") { c.apiURL = v }
         c.apiKey = value("CLOUDTHREAD_API_KEY").map(Secret.init)
-        c.streamToken = value("CLOUDTHREAD_STREAM_TOKEN")
+        c.streamToken = value("CLOUDTHREAD_STREAM_TOKEN").map(Secret.init)
         if let n = try int("BRIDGE_MAX_BODY_BYTES") { c.maxBodyBytes = n }
         c.adminToken = value("BRIDGE_ADMIN_TOKEN").map(Secret.init)
         if let n = try int("BRIDGE_BATCH_SIZE") {
@@ -69,7 +79,15 @@ public struct BridgeConfiguration: Sendable {
             }
             c.forwarder.batchSize = n
         }
-        if let n = try int("BRIDGE_RETENTION_DAYS") { c.retentionDays = Double(n) }
+        if let n = try int("BRIDGE_RETENTION_DAYS") {
+            guard n >= 1 else {
+                throw ConfigurationError(
+                    .outOfRange, setting: "BRIDGE_RETENTION_DAYS", value: "\(n)", expected: "at least 1")
+            }
+            c.retentionDays = Double(n)
+        }
+        if let n = try int("BRIDGE_MAX_CONCURRENT") { c.maxConcurrent = n }
+        if let n = try int("BRIDGE_REFUSAL_LIMIT") { c.refusalLimit = n }
         if let n = try int("BRIDGE_IDLE_TIMEOUT") { c.idleTimeout = n }
         if let n = try int("BRIDGE_SHUTDOWN_TIMEOUT") { c.shutdownTimeout = n }
         if let v = value("BRIDGE_WATCH_MAPPINGS") { c.watchMappings = !["0", "false", "no"].contains(v.lowercased()) }

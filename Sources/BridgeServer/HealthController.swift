@@ -18,20 +18,23 @@ struct HealthController {
         router.get("/healthz") { _, _ in
             WebhookController.json(200, .object(["status": .string("alive")]))
         }
+        // Ready while webhooks can be stored: a refused API key or an unreachable Cloudthread only delays
+        // delivery, so they show in /metrics, the logs and the admin API, not here. Cheap: no database lock.
         router.get("/readyz") { _, _ in
             let writable = await store.isWritable()
-            let paused = forwarder.isPaused
             let snapshot = rules.snapshot
-            let ready = writable && !paused
-            var checks: [String: JSONValue] = [
+            let ready = writable && !snapshot.sources.isEmpty
+            let forwarding: String =
+                dryRun ? "dry run (no API key)" : forwarder.isPaused ? "paused: API key refused" : "running"
+            let checks: [String: JSONValue] = [
                 "store": .string(writable ? "writable" : "not writable"),
                 "rules": .string("\(snapshot.sources.count) sources loaded"),
-                "cloudthread": .string(
-                    dryRun ? "dry run (no API key)" : paused ? "API key refused: forwarding paused" : "ok"),
+                "forwarding": .string(forwarding),
             ]
-            if let last = forwarder.lastError { checks["last_error"] = .string(last) }
-            return WebhookController.json(
+            var response = WebhookController.json(
                 ready ? 200 : 503, .object(["ready": .bool(ready), "checks": .object(checks)]))
+            if !ready { response.headers[.retryAfter] = "5" }
+            return response
         }
         router.get("/metrics") { _, _ in
             if let stats = try? await store.stats(now: Date()) {

@@ -9,20 +9,31 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// Prunes old records hourly.
+/// Prunes old records hourly; while the store cannot write (a full disk, an I/O error), probes it every few
+/// seconds so readiness and the ingress recover by themselves when it can write again.
 struct Maintenance: Service {
     let store: SQLiteDeliveryStore
     let retention: TimeInterval
     let logger: Logger
+    var pruneInterval: TimeInterval = 3600
+    var probeInterval: Duration = .seconds(5)
 
     func run() async throws {
+        var lastPrune = Date.distantPast
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await store.prune(olderThan: retention, now: Date())
-            } catch {
-                logger.warning("pruning old records failed", metadata: ["error": "\(error)"])
+            if await !store.isWritable() {
+                await store.probeWrite(now: Date())
+                if await store.isWritable() { logger.notice("the store can write again") }
             }
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+            if Date().timeIntervalSince(lastPrune) >= pruneInterval {
+                lastPrune = Date()
+                do {
+                    try await store.prune(olderThan: retention, now: Date())
+                } catch {
+                    logger.warning("pruning old records failed", metadata: ["error": "\(error)"])
+                }
+            }
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: probeInterval) }
         }
     }
 }

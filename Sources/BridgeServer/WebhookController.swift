@@ -5,12 +5,20 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
-/// `POST /hooks/{source}[/{path}]`: reads the raw body within the size limit and runs the `Ingestor`.
+/// `POST /hooks/{source}[/{path}]`: the HTTP edge of the pipeline.
+///
+/// Everything a request can be refused for without its body (unknown or disabled source, an address over the
+/// refusal limit, too many requests in progress, a declared length over the limit) is decided before the body is
+/// read. A refused request's body is then read and discarded up to a bound, and the connection is closed after the
+/// answer: a client that writes its whole body before reading (Python's urllib) still gets the answer at once, and
+/// one that sends more than the bound is cut off.
 struct WebhookController {
     let ingestor: Ingestor
     let metrics: BridgeMetrics
     let maxBodyBytes: Int
+    let concurrency: ConcurrencyLimit
 
     func addRoutes(to router: Router<BridgeRequestContext>) {
         router.post("/hooks/:source") { request, context in try await self.handle(request, context, subpath: "") }
@@ -23,36 +31,107 @@ struct WebhookController {
     func handle(_ request: Request, _ context: BridgeRequestContext, subpath: String) async throws -> Response {
         let started = ContinuousClock.now
         let source = context.parameters.get("source") ?? ""
-        // Refuse an oversized body before reading it when the length is declared.
+        if let refusal = ingestor.precheck(source: source, clientAddress: context.remoteAddress) {
+            return await refuse(request, Self.response(refusal))
+        }
+        guard concurrency.enter() else {
+            metrics.webhook(source: source, outcome: IngestOutcome.Kind.overloaded.rawValue)
+            let outcome = IngestOutcome(
+                .overloaded, body: .object(["error": .string("too many webhooks in progress; retry shortly")]),
+                retryAfter: 1)
+            return await refuse(request, Self.response(outcome))
+        }
+        defer { concurrency.leave() }
+        let tooLarge = IngestOutcome(
+            .badRequest, body: .object(["error": .string("body larger than \(maxBodyBytes) bytes")]))
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             metrics.webhook(source: source, outcome: "too_large")
-            return Self.json(413, .object(["error": .string("body larger than \(maxBodyBytes) bytes")]), close: true)
+            return await refuse(request, Self.response(tooLarge, status: 413))
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
+        // Read the body up to the limit; past it, stop keeping bytes and refuse.
+        var body: [UInt8] = []
+        var iterator = request.body.makeAsyncIterator()
+        var overLimit = false
+        while let chunk = try await iterator.next() {
+            if body.count + chunk.readableBytes > maxBodyBytes {
+                overLimit = true
+                break
+            }
+            body.append(contentsOf: chunk.readableBytesView)
+        }
+        if overLimit {
             metrics.webhook(source: source, outcome: "too_large")
-            return Self.json(413, .object(["error": .string("body larger than \(maxBodyBytes) bytes")]), close: true)
+            await Self.discard(&iterator, upTo: Self.drainLimit(maxBodyBytes))
+            return Self.closing(Self.response(tooLarge, status: 413))
         }
         var headers = HeaderBag()
         for field in request.headers { headers.add(field.name.rawName, field.value) }
         let incoming = IncomingRequest(
             source: source, method: request.method.rawValue, path: request.uri.path,
-            query: IncomingRequest.parseQuery(request.uri.query), headers: headers,
-            body: Array(buffer.readableBytesView),
+            query: IncomingRequest.parseQuery(request.uri.query), headers: headers, body: body,
             clientAddress: context.remoteAddress, receivedAt: Date())
         let outcome = await ingestor.ingest(incoming, subpath: subpath)
         let elapsed = (ContinuousClock.now - started).components
         metrics.observeWebhookDuration(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
-        return Self.json(outcome.statusCode, outcome.body)
+        return Self.response(outcome)
+    }
+
+    /// How much of a refused body is read and discarded before the connection is cut: enough for any honest
+    /// client that writes first, bounded so a refused request cannot make the bridge read without end.
+    static func drainLimit(_ maxBodyBytes: Int) -> Int { max(4 * maxBodyBytes, 16 * 1024 * 1024) }
+
+    /// Answers a request refused before its body was read: discards the body (bounded) and closes afterwards.
+    private func refuse(_ request: Request, _ response: Response) async -> Response {
+        var iterator = request.body.makeAsyncIterator()
+        await Self.discard(&iterator, upTo: Self.drainLimit(maxBodyBytes))
+        return Self.closing(response)
+    }
+
+    private static func discard(_ iterator: inout RequestBody.AsyncIterator, upTo limit: Int) async {
+        var seen = 0
+        while seen <= limit, let chunk = try? await iterator.next() {
+            seen += chunk.readableBytes
+        }
+    }
+
+    static func closing(_ response: Response) -> Response {
+        var response = response
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    static func response(_ outcome: IngestOutcome, status: Int? = nil) -> Response {
+        var response = json(status ?? outcome.statusCode, outcome.body)
+        if let wait = outcome.retryAfter { response.headers[.retryAfter] = String(wait) }
+        return response
     }
 
     static func json(_ status: Int, _ body: JSONValue, close: Bool = false) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if close { headers[.connection] = "close" }
         return Response(
-            status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.json + "\n"))
-        )
+            status: .init(code: status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: body.json + "\n")))
     }
+}
+
+/// A cap on webhooks in progress (`BRIDGE_MAX_CONCURRENT`); 0 means no cap.
+final class ConcurrencyLimit: Sendable {
+    let limit: Int
+    private let current = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() -> Bool {
+        let now = current.add(1, ordering: .relaxed).newValue
+        if limit > 0 && now > limit {
+            current.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func leave() { current.subtract(1, ordering: .relaxed) }
+
+    var inProgress: Int { current.load(ordering: .relaxed) }
 }

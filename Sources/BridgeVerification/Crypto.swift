@@ -44,6 +44,8 @@ public enum Crypto {
     }
 
     /// Compares two byte strings in time that depends only on their lengths (`CRYPTO_memcmp`).
+    /// For values of a fixed, public length (HMACs, digests). Tokens and passwords, whose length is secret, go
+    /// through `secretEquals`.
     public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         if a.isEmpty { return true }
@@ -52,6 +54,12 @@ public enum Crypto {
                 CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0
             }
         }
+    }
+
+    /// Compares a presented credential with a secret without revealing the secret's length: both are hashed
+    /// (SHA-256) and the digests compared in constant time.
+    public static func secretEquals(_ presented: [UInt8], _ secret: [UInt8]) -> Bool {
+        constantTimeEquals(sha256(presented), sha256(secret))
     }
 
     /// Verifies an Ed25519 signature through libcrypto's EVP interface.

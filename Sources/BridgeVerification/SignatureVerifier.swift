@@ -64,7 +64,7 @@ public struct SignatureVerifier: Sendable {
             else { throw VerificationError(.badCredentials, "the basic credentials are malformed") }
             let presentedUser = Array(decoded[..<colon])
             let presentedPassword = Array(decoded[(colon + 1)...])
-            let userOK = Crypto.constantTimeEquals(presentedUser, Array(user.utf8))
+            let userOK = Crypto.secretEquals(presentedUser, Array(user.utf8))
             let passwordOK = anySecretEquals(presentedPassword)
             guard userOK && passwordOK else {
                 throw VerificationError(.badCredentials, "the basic credentials are not accepted")
@@ -179,7 +179,7 @@ public struct SignatureVerifier: Sendable {
 
     private func anySecretEquals(_ presented: [UInt8]) -> Bool {
         var matched = false
-        for secret in secrets where Crypto.constantTimeEquals(presented, secret.bytes) { matched = true }
+        for secret in secrets where Crypto.secretEquals(presented, secret.bytes) { matched = true }
         return matched
     }
 
@@ -256,7 +256,7 @@ public struct SignatureVerifier: Sendable {
     }
 
     private func checkTimestamp(_ value: String?, now: Date) throws {
-        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)) else {
+        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds.isFinite else {
             throw VerificationError(.missingTimestamp, "the signed timestamp is missing or not a number")
         }
         let delta = now.timeIntervalSince1970 - seconds

@@ -128,7 +128,7 @@ struct Try: AsyncParsableCommand {
                 let kv = q.split(separator: "=", maxSplits: 1)
                 return (String(kv[0]), kv.count > 1 ? String(kv[1]) : "")
             }, headers: bag, body: try readBody(body))
-        let mapper = Mapper(defaultStreamToken: env["CLOUDTHREAD_STREAM_TOKEN"], dryRun: true)
+        let mapper = Mapper(defaultStreamToken: env["CLOUDTHREAD_STREAM_TOKEN"].map(Secret.init), dryRun: true)
         let text = TryReport(mapper: mapper).render(request, source: definition, subpath: path)
         print(text, terminator: "")
     }

@@ -139,26 +139,28 @@ struct Send: AsyncParsableCommand {
     }
 }
 
-/// Opens the store of a data directory for a short inspection.
-func withStore<T: Sendable>(_ data: DataDirOption, _ body: @escaping @Sendable (SQLiteDeliveryStore) async throws -> T)
-    async throws -> T
-{
+/// Opens the store of a data directory for a short inspection or change. `readOnly` (inspection) opens the
+/// database read-only: no migration, no change to records in flight, no checkpoint, safe beside a running bridge.
+func withStore<T: Sendable>(
+    _ data: DataDirOption, readOnly: Bool, _ body: @escaping @Sendable (SQLiteDeliveryStore) async throws -> T
+) async throws -> T {
     var logger = Logger(label: "cloudthread-bridge")
     logger.logLevel = .error
     let path = (data.path as NSString).appendingPathComponent("bridge.sqlite")
     guard FileManager.default.fileExists(atPath: path) else {
         throw ValidationError("no database at \(path) (set --data-dir)")
     }
-    let store = try await SQLiteDeliveryStore.open(path: path, logger: logger)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            try await store.run()
-            return nil
-        }
+    let store =
+        readOnly
+        ? try SQLiteDeliveryStore.openReadOnly(path: path, logger: logger)
+        : try await SQLiteDeliveryStore.open(path: path, logger: logger)
+    do {
         let result = try await body(store)
-        group.cancelAll()
-        for try await _ in group {}
+        await store.close()
         return result
+    } catch {
+        await store.close()
+        throw error
     }
 }
 
@@ -180,13 +182,14 @@ struct Deliveries: AsyncParsableCommand {
 
     func run() async throws {
         if let id {
-            guard let d = try await withStore(data, { try await $0.delivery(id: id) }) else {
+            guard let d = try await withStore(data, readOnly: true, { try await $0.delivery(id: id) }) else {
                 throw ValidationError("no delivery \(id)")
             }
             printJSON(d)
             return
         }
-        let list = try await withStore(data) { [source, limit] in try await $0.deliveries(limit: limit, source: source)
+        let list = try await withStore(data, readOnly: true) { [source, limit] in
+            try await $0.deliveries(limit: limit, source: source)
         }
         for d in list {
             let why = d.explanation.map { e in e.notes.first ?? e.summary } ?? ""
@@ -205,7 +208,7 @@ struct DeadLetters: AsyncParsableCommand {
     @Option(help: "How many.") var limit: Int = 50
 
     func run() async throws {
-        let list = try await withStore(data) { [limit] in try await $0.deadLetters(limit: limit) }
+        let list = try await withStore(data, readOnly: true) { [limit] in try await $0.deadLetters(limit: limit) }
         for d in list {
             print(
                 "\(d.id)\t\(d.kind)\tdelivery=\(d.deliveryId.map(String.init) ?? "-")\tattempts=\(d.attempts)\t\(d.reason)\n\t\(d.record)"
@@ -223,7 +226,7 @@ struct Replay: AsyncParsableCommand {
     @Argument(help: "Dead-letter ids (default: all).") var ids: [Int64] = []
 
     func run() async throws {
-        let n = try await withStore(data) { [ids] in
+        let n = try await withStore(data, readOnly: false) { [ids] in
             try await $0.replayDeadLetters(ids.isEmpty ? nil : ids, now: Date())
         }
         print("replayed \(n) record\(n == 1 ? "" : "s"); a running bridge sends them within its next poll")

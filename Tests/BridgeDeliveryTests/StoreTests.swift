@@ -18,7 +18,8 @@ func withTemporaryStore(_ body: (SQLiteDeliveryStore, String) async throws -> Vo
 
 func observation(_ value: Double, hour: String = "2024-05-01 14:00:00", agg: Aggregation = .sum) -> MetricObservation {
     MetricObservation(
-        streamToken: "tok", name: "m", aggregation: agg, value: value, dimensions: ["service": "api"], hour: hour,
+        streamToken: Secret("tok"), name: "m", aggregation: agg, value: value, dimensions: ["service": "api"],
+        hour: hour,
         rule: "r")
 }
 
@@ -61,7 +62,7 @@ struct StoreTests {
                     ]))
             }
             // Four keys, each with one pending send, whatever the number of observations.
-            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100)
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
             #expect(items.count == 4)
             var values: [Aggregation: Double] = [:]
             for item in items {
@@ -70,8 +71,9 @@ struct StoreTests {
             #expect(values == [.sum: 12, .average: 4, .maximum: 8, .minimum: 1])
             // A new observation while the send is in flight gets a new pending send with the new value.
             _ = try await store.record(delivery(metrics: [observation(10)]))
-            try await store.markRetry(items.map(\.id), dueAt: Date(), error: "503", countAttempt: true, now: Date())
-            let again = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100)
+            try await store.markRetry(
+                items.map(\.id), dueAt: Date(), error: "503", countAttempt: true, strike: false, now: Date())
+            let again = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
             #expect(again.count == 4)
             let sum = again.compactMap { item -> Double? in
                 if case .metric(_, _, .sum, _, _, let v) = item.content { return v }
@@ -91,11 +93,11 @@ struct StoreTests {
             if round == 0 {
                 #expect(result == .stored(deliveryId: 1, events: 1, metrics: 0))
                 // Claimed but never answered: in flight when the process stops.
-                #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10).count == 1)
+                #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60).count == 1)
             } else {
                 #expect(result == .duplicate(originalDeliveryId: 1))
                 // The record in flight at the stop is pending again: at-least-once.
-                #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10).count == 1)
+                #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60).count == 1)
             }
             task.cancel()
             try await task.value
@@ -105,7 +107,7 @@ struct StoreTests {
     @Test func deadLettersAndReplay() async throws {
         try await withTemporaryStore { store, _ in
             _ = try await store.record(delivery(events: 2))
-            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10)
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
             try await store.markDead([items[0].id], reason: "rejected by Cloudthread (400): bad", now: Date())
             try await store.markSent([items[1].id], now: Date())
             let dead = try await store.deadLetters(limit: 10)
@@ -114,7 +116,10 @@ struct StoreTests {
                 try await store.stats(now: Date())
                     == OutboxStats(pending: 0, inflight: 0, sent: 1, dead: 1, oldestPendingAge: 0))
             #expect(try await store.replayDeadLetters(nil, now: Date()) == 1)
-            #expect(try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10).map(\.id) == [items[0].id])
+            #expect(
+                try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60).map(\.id) == [
+                    items[0].id
+                ])
         }
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 
 /// One metric observation: it updates the hourly aggregate of its key.
-public struct MetricObservation: Sendable, Codable, Equatable {
-    public var streamToken: String
+public struct MetricObservation: Sendable, Equatable {
+    /// The data stream token: a secret, redacted in every textual form and stored only as a fingerprint.
+    public var streamToken: Secret
     public var name: String
     public var aggregation: Aggregation
     public var value: Double
@@ -14,7 +15,7 @@ public struct MetricObservation: Sendable, Codable, Equatable {
     public var dedupeKey: String? = nil
 
     public init(
-        streamToken: String, name: String, aggregation: Aggregation, value: Double, dimensions: [String: String],
+        streamToken: Secret, name: String, aggregation: Aggregation, value: Double, dimensions: [String: String],
         hour: String, rule: String, dedupeKey: String? = nil
     ) {
         self.streamToken = streamToken
@@ -25,5 +26,13 @@ public struct MetricObservation: Sendable, Codable, Equatable {
         self.hour = hour
         self.rule = rule
         self.dedupeKey = dedupeKey
+    }
+
+    /// Equal when everything but the token is equal and the tokens are the same bytes (for tests and
+    /// de-duplication; not a constant-time comparison).
+    public static func == (a: MetricObservation, b: MetricObservation) -> Bool {
+        a.name == b.name && a.aggregation == b.aggregation && a.value == b.value && a.dimensions == b.dimensions
+            && a.hour == b.hour && a.rule == b.rule && a.dedupeKey == b.dedupeKey
+            && a.streamToken.bytes == b.streamToken.bytes
     }
 }

@@ -2,13 +2,33 @@ import Foundation
 
 /// Cloudthread's hourly timestamps.
 public enum CloudthreadTime {
-    /// Floors `date` to the hour in UTC and formats it as `YYYY-MM-DD HH:00:00`.
+    /// The earliest time a record may carry: 2000-01-01T00:00:00Z.
+    public static let earliest = Date(timeIntervalSince1970: 946_684_800)
+
+    /// Times a record may carry when received at `now`: 2000-01-01 up to one day after `now`. Nil only when `now`
+    /// itself is not a usable time.
+    public static func acceptedWindow(now: Date) -> ClosedRange<Date>? {
+        let latest = now.addingTimeInterval(86400)
+        guard latest.timeIntervalSince1970.isFinite, latest > earliest else { return nil }
+        return earliest...latest
+    }
+
+    /// Floors `date` to the hour in UTC and formats it as `YYYY-MM-DD HH:00:00`. Total: a time outside years
+    /// 1...9999 (or not finite) is clamped to that range, so no input traps; callers refuse such times first.
     public static func hour(_ date: Date) -> String {
-        let seconds = Int(floor(date.timeIntervalSince1970))
-        let days = Int(floor(Double(seconds) / 86400))
+        let limit = 253_402_300_799.0  // 9999-12-31T23:59:59Z
+        let raw = date.timeIntervalSince1970
+        let clamped = raw.isFinite ? min(max(raw, -62_135_596_800), limit) : 0
+        let seconds = Int(clamped.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
         let (y, m, d) = civil(fromDays: days)
-        return String(format: "%04d-%02d-%02d %02d:00:00", y, m, d, secOfDay / 3600)
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + " " + pad(secOfDay / 3600, 2) + ":00:00"
+    }
+
+    private static func pad(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     /// True when `text` is a valid hourly timestamp.

@@ -48,11 +48,14 @@ final class BridgeHarness: Sendable {
         c.dataDirectory = directory + "/data"
         c.apiURL = fake.baseURL
         c.apiKey = Secret("test-api-key")
-        c.streamToken = "stream-token-1"
+        c.streamToken = Secret("stream-token-1")
+        // The tests replay payloads from 2024: keep aggregates long enough for their hours to be accepted.
+        c.retentionDays = 36500
         c.environment = ["TEST_WEBHOOK_SECRET": BridgeHarness.secret]
         c.forwarder.pollInterval = .milliseconds(100)
         c.forwarder.retry = .exponentialJitter(base: 0.05, cap: 0.3, floor: 0.02)
         c.forwarder.pauseInterval = 0.5
+        c.forwarder.maxPauseInterval = 1
         c.watchMappings = true
         configure(&c)
         return c

@@ -1,0 +1,90 @@
+import CSQLite3
+import Foundation
+
+/// One SQLite connection with a cache of prepared statements. Not thread-safe: it is used by exactly one thread
+/// (the store's writer, or the one task of a read-only CLI command).
+package final class SQLiteDatabase {
+    package enum Mode: Sendable {
+        /// Creates the file if needed; migrations may run.
+        case readWrite
+        /// Opens an existing database without changing anything.
+        case readOnly
+    }
+
+    private var handle: OpaquePointer?
+    private var statements: [String: SQLiteStatement] = [:]
+    package let path: String
+
+    package init(path: String, mode: Mode) throws(StoreError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags: Int32 =
+            switch mode {
+            case .readWrite: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+            case .readOnly: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+            }
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            throw StoreError(.database, "cannot open the database at \(path): \(message)", code: rc)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit { close() }
+
+    package func close() {
+        for statement in statements.values { statement.finalize() }
+        statements.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// True when no transaction is open. After an error inside a transaction this tells whether SQLite already
+    /// rolled it back (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM and others may).
+    package var isAutocommit: Bool { handle.map { sqlite3_get_autocommit($0) != 0 } ?? true }
+
+    package var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+
+    /// Runs SQL text that returns no rows (one or more statements, no parameters).
+    package func execute(_ sql: String) throws(StoreError) {
+        guard let handle else { throw StoreError(.closed, "the database is closed") }
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_free(message)
+            throw StoreError(.database, text, code: rc)
+        }
+    }
+
+    /// A prepared statement for `sql`, cached for the life of the connection.
+    package func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {
+        if let cached = statements[sql] { return cached }
+        guard let handle else { throw StoreError(.closed, "the database is closed") }
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard rc == SQLITE_OK, let raw else {
+            throw StoreError(
+                .database, "cannot prepare a statement: \(String(cString: sqlite3_errmsg(handle)))", code: rc)
+        }
+        let statement = SQLiteStatement(raw, database: handle)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `sql` with `values` and returns every row.
+    @discardableResult
+    package func query(_ sql: String, _ values: [SQLiteValue] = []) throws(StoreError) -> [[SQLiteValue]] {
+        let statement = try statement(sql)
+        return try statement.run(values)
+    }
+
+    /// Runs `sql` with `values` and returns the first row, if any.
+    package func first(_ sql: String, _ values: [SQLiteValue] = []) throws(StoreError) -> [SQLiteValue]? {
+        let statement = try statement(sql)
+        return try statement.first(values)
+    }
+}

@@ -1,0 +1,30 @@
+/// A value bound to, or read from, a SQLite statement.
+package enum SQLiteValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+
+    package static func int(_ n: Int) -> SQLiteValue { .integer(Int64(n)) }
+
+    package var integer: Int64? {
+        switch self {
+        case .integer(let n): n
+        case .real(let d) where d.isFinite && abs(d) < 9e18: Int64(d)
+        default: nil
+        }
+    }
+
+    package var real: Double? {
+        switch self {
+        case .real(let d): d
+        case .integer(let n): Double(n)
+        default: nil
+        }
+    }
+
+    package var text: String? {
+        if case .text(let s) = self { return s }
+        return nil
+    }
+}
