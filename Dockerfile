@@ -2,7 +2,7 @@
 # ---- build stage --------------------------------------------------------------------------------
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl-dev pkg-config \
+ && apt-get install -y --no-install-recommends libssl-dev libsqlite3-dev pkg-config binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies first so that source changes reuse the layer.
@@ -11,14 +11,17 @@ RUN swift package resolve
 COPY Sources ./Sources
 COPY mappings ./mappings
 RUN swift build -c release --static-swift-stdlib --product cloudthread-bridge \
- && cp "$(swift build -c release --show-bin-path)/cloudthread-bridge" /usr/local/bin/cloudthread-bridge
-# Refuse to build an image whose shipped rule files are broken, or whose tests fail.
+ && cp "$(swift build -c release --show-bin-path)/cloudthread-bridge" /usr/local/bin/cloudthread-bridge \
+ && objcopy --only-keep-debug /usr/local/bin/cloudthread-bridge /src/cloudthread-bridge.debug \
+ && strip --strip-unneeded /usr/local/bin/cloudthread-bridge
+# The symbols stay in the build stage (/src/cloudthread-bridge.debug) for crash reports; the image gets the
+# stripped binary. Refuse to build an image whose shipped rule files are broken, or whose tests fail.
 RUN cloudthread-bridge check mappings/ && cloudthread-bridge test mappings/
 
 # ---- runtime stage ------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 ca-certificates \
+ && apt-get install -y --no-install-recommends libssl3 libsqlite3-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --no-create-home --home-dir /data --shell /usr/sbin/nologin bridge \
  && mkdir -p /data /etc/cloudthread-bridge \
@@ -34,7 +37,7 @@ USER bridge
 VOLUME /data
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["/usr/local/bin/cloudthread-bridge", "probe", "http://127.0.0.1:8080/healthz"]
+  CMD ["/usr/local/bin/cloudthread-bridge", "probe"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/cloudthread-bridge"]
 CMD ["serve"]

@@ -165,12 +165,12 @@ public final class Forwarder: Service {
     }
 
     /// A retryable failure (5xx, 408, 429, network): hold all sending back with exponential backoff and full jitter,
-    /// or for `Retry-After` (up to `maxRetryAfter`). Returns the delay.
+    /// or for `Retry-After` (up to `retry.retryAfterCap`, 1 hour by default). Returns the delay.
     @discardableResult
     private func hold(reason: String, retryAfter: TimeInterval?) -> TimeInterval {
         let delay = state.withLock { s -> TimeInterval in
             let delay = configuration.retry.delay(
-                attempt: s.failures, retryAfter: retryAfter.map { min($0, configuration.maxRetryAfter) })
+                attempt: s.failures, retryAfter: retryAfter)
             s.failures += 1
             s.holdUntil = Date().addingTimeInterval(delay)
             s.lastError = reason
@@ -407,7 +407,7 @@ public final class Forwarder: Service {
                     )
                 } else {
                     let delay = configuration.retry.delay(
-                        attempt: item.attempts, retryAfter: retryAfter.map { min($0, configuration.maxRetryAfter) })
+                        attempt: item.attempts, retryAfter: retryAfter)
                     await mark("schedule a retry") {
                         try await store.markRetry(
                             ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true,

@@ -6,10 +6,9 @@ public struct ForwarderConfiguration: Sendable {
     public var batchSize: Int = 100
     /// How often to look for due records when nothing wakes the forwarder.
     public var pollInterval: Duration = .seconds(1)
-    /// Backoff of failed sends: exponential with full jitter, at most `cap` seconds (5 minutes).
+    /// Backoff of failed sends: exponential with full jitter, at most 5 minutes; a `Retry-After` is honoured up
+    /// to 1 hour (`retry.retryAfterCap`).
     public var retry: RetryStrategy = .exponentialJitter()
-    /// The longest `Retry-After` honoured (1 hour); a longer one is cut to this.
-    public var maxRetryAfter: TimeInterval = 3600
     /// While the API key is refused: the first wait before asking again; it doubles up to `maxPauseInterval`.
     public var pauseInterval: TimeInterval = 60
     public var maxPauseInterval: TimeInterval = 900

@@ -6,18 +6,20 @@ public struct RetryStrategy: Sendable {
     public var cap: TimeInterval
     /// Lower bound so that a jitter close to zero does not spin.
     public var floor: TimeInterval
+    /// The longest `Retry-After` honoured (default 1 hour); a longer one is cut to this.
+    public var retryAfterCap: TimeInterval
 
     /// Exponential backoff with full jitter: a uniformly random delay in [floor, min(cap, base·2^attempt)].
-    public static func exponentialJitter(base: TimeInterval = 1, cap: TimeInterval = 300, floor: TimeInterval = 0.2)
-        -> RetryStrategy
-    {
-        RetryStrategy(base: base, cap: cap, floor: floor)
+    public static func exponentialJitter(
+        base: TimeInterval = 1, cap: TimeInterval = 300, floor: TimeInterval = 0.2, retryAfterCap: TimeInterval = 3600
+    ) -> RetryStrategy {
+        RetryStrategy(base: base, cap: cap, floor: floor, retryAfterCap: retryAfterCap)
     }
 
-    /// The delay before attempt `attempt + 1`; a `Retry-After` from the API wins but is capped.
+    /// The delay before attempt `attempt + 1`; a `Retry-After` from the API wins, up to `retryAfterCap`.
     public func delay(attempt: Int, retryAfter: TimeInterval?) -> TimeInterval {
-        if let retryAfter { return min(max(retryAfter, floor), cap) }
-        let ceiling = min(cap, base * pow(2, Double(min(attempt, 30))))
+        if let retryAfter, retryAfter.isFinite { return min(max(retryAfter, floor), retryAfterCap) }
+        let ceiling = min(cap, base * pow(2, Double(min(max(attempt, 0), 30))))
         return max(floor, Double.random(in: 0...max(ceiling, floor)))
     }
 }

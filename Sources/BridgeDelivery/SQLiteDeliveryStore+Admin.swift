@@ -141,3 +141,12 @@ extension SQLiteDeliveryStore {
         }
     }
 }
+
+extension SQLiteDeliveryStore {
+    /// `PRAGMA integrity_check`: "ok" for a sound database, else SQLite's list of problems.
+    public func integrityCheck() async throws -> String {
+        try await perform { db in
+            try db.query("PRAGMA integrity_check").compactMap { $0.first?.text }.joined(separator: "\n")
+        }
+    }
+}

@@ -237,9 +237,12 @@ struct Probe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "GET a URL and exit 0 on a 2xx answer (the container's HEALTHCHECK).")
 
-    @Argument(help: "The URL, e.g. http://127.0.0.1:8080/healthz") var url: String = "http://127.0.0.1:8080/healthz"
+    @Argument(help: "The URL (default: http://127.0.0.1:$BRIDGE_PORT/healthz, port 8080 when unset)")
+    var url: String?
 
     func run() async throws {
+        let port = ProcessInfo.processInfo.environment["BRIDGE_PORT"].flatMap(Int.init) ?? 8080
+        let url = self.url ?? "http://127.0.0.1:\(port)/healthz"
         do {
             let status = try await BridgePoster.get(url: url)
             if !(200..<300).contains(status) {

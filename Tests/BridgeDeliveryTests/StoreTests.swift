@@ -133,7 +133,10 @@ struct RetryTests {
             #expect(d >= 0.2 && d <= min(60, pow(2, Double(attempt))) + 0.2)
         }
         #expect(r.delay(attempt: 0, retryAfter: 30) == 30)
-        #expect(r.delay(attempt: 0, retryAfter: 3600) == 60)
+        // Retry-After is honoured beyond the backoff cap, up to its own cap (1 hour by default).
+        #expect(r.delay(attempt: 0, retryAfter: 1800) == 1800)
+        #expect(r.delay(attempt: 0, retryAfter: 7200) == 3600)
+        #expect(r.delay(attempt: 0, retryAfter: .infinity) <= 60)
         #expect(HTTPCloudthreadClient.parseRetryAfter("120") == 120)
         #expect(
             HTTPCloudthreadClient.parseRetryAfter(

@@ -29,6 +29,8 @@ final class FakeCloudthread: Sendable {
         var teams: [(id: String, name: String)] = [("3", "platform"), ("7", "payments")]
         var streams: Set<String> = ["stream-token-1"]
         var rejectDescriptionsContaining: String?
+        /// A request holding an event with this text is answered 500 (a record Cloudthread keeps failing on).
+        var failDescriptionsContaining: String?
     }
 
     let state = Mutex(State())
@@ -109,6 +111,9 @@ final class FakeCloudthread: Sendable {
                     }
                     if let bad = self.state.withLock({ $0.rejectDescriptionsContaining }), d.contains(bad) {
                         return FakeCloudthread.error(.badRequest, "description contains forbidden text '\(bad)'")
+                    }
+                    if let poison = self.state.withLock({ $0.failDescriptionsContaining }), d.contains(poison) {
+                        return FakeCloudthread.error(.internalServerError, "internal error")
                     }
                 }
                 if let team = e["team_id"], team != .null {
