@@ -128,3 +128,23 @@ let package = Package(
 for target in package.targets where target.type != .system {
     target.swiftSettings = (target.swiftSettings ?? []) + strict
 }
+
+// Fuzzing (docs/fuzzing.md, scripts/fuzz.sh): libFuzzer entry points over the parsers, the templates, the rule
+// loader, the verifiers and the mapper. Only with BRIDGE_FUZZ=1, so `swift build` and `swift test` never see
+// them; they depend only on the pure targets, so NIO and Hummingbird are not built with sanitizers.
+if Context.environment["BRIDGE_FUZZ"] == "1" {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["BridgeCore"]),
+        ("FuzzTemplate", ["BridgeCore", "BridgeVerification", "BridgeMapping"]),
+        ("FuzzRules", ["BridgeCore", "BridgeVerification", "BridgeMapping"]),
+        ("FuzzVerification", ["BridgeCore", "BridgeVerification"]),
+        ("FuzzMapper", ["BridgeCore", "BridgeVerification", "BridgeMapping"]),
+    ]
+    for fuzz in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: fuzz.name, dependencies: fuzz.dependencies,
+                path: "Fuzz/\(fuzz.name.dropFirst(4))",
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])] + strict))
+    }
+}
