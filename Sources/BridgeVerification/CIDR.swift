@@ -8,7 +8,7 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
 
     public init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1)
-        guard let address = CIDR.parseAddress(String(parts[0])) else { return nil }
+        guard let first = parts.first, let address = CIDR.parseAddress(String(first)) else { return nil }
         let maxBits = address.count * 8
         let length: Int
         if parts.count == 2 {
