@@ -18,6 +18,8 @@ echo "fuzz build: $((SECONDS - started)) s"
 
 # A Swift trap (SIGILL) goes to libFuzzer, which saves the input, instead of to the Swift backtracer.
 export SWIFT_BACKTRACE=enable=no
+# LeakSanitizer reports objects that Swift globals still hold (the rule sets the targets load once) as leaked.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 export BRIDGE_FUZZ_MAPPINGS="$PWD/mappings"
 mkdir -p Fuzz/crashes
 summary=()
@@ -34,7 +36,7 @@ for t in "${targets[@]}"; do
   esac
   dict=()
   [ -f "Fuzz/dict/$t.dict" ] && dict=(-dict="Fuzz/dict/$t.dict")
-  artifacts="$scratch/artifacts/$t"
+  artifacts="$scratch/fuzz-artifacts/$t"  # not artifacts/: SwiftPM owns that folder and resets it
   rm -rf "$artifacts" && mkdir -p "$artifacts"
   log="$scratch/$t.log"
   echo "== $t: ${seconds} s"

@@ -1,19 +1,33 @@
 import BridgeCore
 
-/// Parses arbitrary bytes; whatever parses must print as JSON text that parses back to an equal value.
+/// Parses arbitrary bytes in place (so AddressSanitizer sees any read past the input). Whatever parses must give
+/// the same value from the `[UInt8]` entry point, and its JSON text (`json`, the same bytes as `jsonBytes`, and
+/// the unsorted writer) must parse back to an equal value.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    guard let value = try? JSONValue.parse(bytes) else { return 0 }
-    let text = value.json
-    let again: JSONValue
+    let value: JSONValue
     do {
-        again = try JSONValue.parse(Array(text.utf8))
+        value = try JSONValue.parse(bytes: UnsafeRawBufferPointer(start: data, count: size))
     } catch {
-        fatalError("the JSON text of a parsed value does not parse: \(error)\n\(text.prefix(500))")
+        _ = error.description
+        return 0
     }
-    guard again == value else {
-        fatalError("round trip changed the value:\n\(text.prefix(500))\n\(again.json.prefix(500))")
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard (try? JSONValue.parse(bytes)) == value else { fatalError("the two parse entry points disagree") }
+    let text = value.json
+    guard value.jsonBytes == Array(text.utf8) else { fatalError("jsonBytes differs from json:\n\(text.prefix(500))") }
+    var unsorted: [UInt8] = []
+    value.write(into: &unsorted, sortedKeys: false)
+    for written in [Array(text.utf8), unsorted] {
+        let again: JSONValue
+        do {
+            again = try JSONValue.parse(written)
+        } catch {
+            fatalError("the JSON text of a parsed value does not parse: \(error)\n\(text.prefix(500))")
+        }
+        guard again == value else {
+            fatalError("round trip changed the value:\n\(text.prefix(500))\n\(again.json.prefix(500))")
+        }
     }
     return 0
 }

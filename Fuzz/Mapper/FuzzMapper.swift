@@ -52,7 +52,7 @@ private let shapes: [(SourceDefinition, [Shape])] = sources.map { source in
     return (source, list)
 }
 
-private let mapper = Mapper(defaultStreamToken: "fuzz-stream")
+private let mapper = Mapper(defaultStreamToken: Secret("fuzz-stream"))
 private let now = Date(timeIntervalSince1970: 1_714_572_300)
 
 /// Sends arbitrary payload bytes to every shipped source, with each header set its tests use.

@@ -30,7 +30,7 @@ public func fuzzRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let (source, diagnostics) = RuleLoader(environment: environment).load(file: file, text: text)
     for d in diagnostics { _ = d.description }
     guard let source else { return 0 }
-    let mapper = Mapper(defaultStreamToken: "fuzz-stream", dryRun: true)
+    let mapper = Mapper(defaultStreamToken: Secret("fuzz-stream"), dryRun: true)
     let request = IncomingRequest(
         source: source.name, headers: HeaderBag([(name: "X-Event", value: "push")]), body: body, receivedAt: now)
     _ = try? mapper.map(request, source: source, subpath: "a/b")
