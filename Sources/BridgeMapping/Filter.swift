@@ -186,7 +186,8 @@ struct Filter: Sendable {
             guard let n = value?.number else { return value }
             let places = arguments.isEmpty ? 0 : Filter.integer(argument(0, context)?.number, in: -15...15)
             let scale = pow(10.0, Double(places))
-            return .number((n * scale).rounded() / scale)
+            let rounded = (n * scale).rounded() / scale
+            return .number(rounded.isFinite ? rounded : n)
         case .plus, .minus, .times, .dividedBy:
             guard let a = value?.number, let b = argument(0, context)?.number else { return nil }
             switch kind {
