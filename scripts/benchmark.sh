@@ -1,6 +1,27 @@
 #!/usr/bin/env bash
-# Builds the release binary and runs the loopback benchmark; prints ratios measured in one run.
+# The performance benchmark: installs nginx (with the echo module) and wrk from Debian if they are missing, builds
+# the release binary and runs scripts/benchmark.py, which compares the bridge with nginx on loopback in one run and
+# prints one table (target, measured, ratio/threshold, result). Exit 1: a target missed by more than the noise
+# margin; exit 2: the run itself broke. Options go to benchmark.py (--long, --count N, --margin 0.1, --keep, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+missing=()
+command -v nginx >/dev/null || missing+=(nginx-light)
+[ -e /usr/lib/nginx/modules/ngx_http_echo_module.so ] || missing+=(libnginx-mod-http-echo)
+command -v wrk >/dev/null || missing+=(wrk)
+# build dependencies of the package (libcrypto, and the system SQLite where the store uses it)
+pkg-config --exists openssl 2>/dev/null || missing+=(pkg-config libssl-dev)
+pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing ${missing[*]}" >&2
+    $sudo apt-get update -q
+    # On a machine with systemd, Debian's nginx package also starts its default site (port 80); the benchmark does
+    # not use it: benchmark.py runs its own nginx master on loopback ports and stops it at the end.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
 swift build -c release --product cloudthread-bridge
-python3 scripts/benchmark.py --binary .build/release/cloudthread-bridge "$@"
+exec python3 scripts/benchmark.py --binary "$(swift build -c release --show-bin-path)/cloudthread-bridge" "$@"
