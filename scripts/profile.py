@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark import (  # noqa: E402
-    ROOT, SECRET, Bridge, BenchmarkError, Nginx, Wrk, make_rule_dir, machine_info, write_lua)
+    ROOT, SECRET, Bridge, BenchmarkError, Nginx, Wrk, make_rule_dir, machine_info, recent_body, write_lua)
 import hashlib  # noqa: E402
 import hmac  # noqa: E402
 
@@ -52,7 +52,8 @@ def shipped_count():
 
 
 def perf_profile(args, workdir, nginx, mappings, env, wrk, lua):
-    b = Bridge(args.binary, workdir, "perf", mappings, env, f"http://127.0.0.1:{nginx.fake_port}")
+    b = Bridge(args.binary, workdir, "perf", mappings, env, f"http://127.0.0.1:{nginx.fake_port}",
+               extra_env={"BRIDGE_REFUSAL_LIMIT": "0"})
     b.start()
     try:
         b.wait_ready()
@@ -67,8 +68,8 @@ def perf_profile(args, workdir, nginx, mappings, env, wrk, lua):
         finally:
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=120)
-        accepted = load["statuses"].get(202, 0)
-        print(f"perf: {accepted:,} webhooks accepted in {load['seconds']:.1f} s "
+        accepted = load["statuses"].get(401 if args.forged else 202, 0)
+        print(f"perf: {accepted:,} webhooks {'refused' if args.forged else 'accepted'} in {load['seconds']:.1f} s "
               f"({accepted / load['seconds']:,.0f}/s, p99 {load['p99_us'] / 1000:.2f} ms) while sampling at "
               f"{args.frequency} Hz; answers {load['statuses']}")
         b.wait_outbox_empty(120)
@@ -114,6 +115,7 @@ def callgrind_profile(args, workdir, nginx, mappings, env, lua):
               f"cloudthread-bridge --help` exits {probe.returncode}: {crash.group(0) if crash else 'see valgrind'}) ===")
         return
     b = Bridge(binary, workdir, "callgrind", mappings, env, f"http://127.0.0.1:{nginx.fake_port}",
+               extra_env={"BRIDGE_REFUSAL_LIMIT": "0"},
                prefix=["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"])
     b.start()
     try:
@@ -154,6 +156,8 @@ def main():
     ap.add_argument("--frequency", type=int, default=999, help="perf sampling frequency in Hz (default 999)")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--call-graph", default="fp", help="perf record --call-graph mode: fp (= -g, default) or dwarf")
+    ap.add_argument("--forged", action="store_true",
+                    help="profile the forged-signature flood instead (every request refused with 401)")
     ap.add_argument("--no-perf", action="store_true", help="skip perf (only with --callgrind)")
     ap.add_argument("--callgrind", type=int, default=0, metavar="N",
                     help="also count instructions for N webhooks under valgrind --tool=callgrind")
@@ -165,10 +169,12 @@ def main():
     for line in machine_info(args.binary):
         print(line)
     print(f"perf:    {subprocess.run(['perf', '--version'], capture_output=True, text=True).stdout.strip()}")
-    with open(args.body, "rb") as f:
-        body = f.read()
-    lua = write_lua(workdir, "valid", args.body,
-                    "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest())
+    body_file, body, _ = recent_body(args.body, workdir)  # as in benchmark.py: timestamps moved to now
+    key = b"not-the-secret" if args.forged else SECRET.encode()
+    lua = write_lua(workdir, "forged" if args.forged else "valid", body_file,
+                    "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest())
+    print(f"load:    {'FORGED (wrong signature)' if args.forged else 'valid'} signed GitHub deployment_status, "
+          f"{len(body):,} bytes, fresh X-GitHub-Delivery per request; BRIDGE_REFUSAL_LIMIT=0")
     nginx = Nginx(workdir)
     broken = None
     try:
