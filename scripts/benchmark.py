@@ -625,6 +625,7 @@ def main():
     ap.add_argument("--refusal-limit", type=int, default=0,
                     help="BRIDGE_REFUSAL_LIMIT for the bridge (default 0 = off, so that every forgery of the flood is "
                          "verified, as in a flood spread over many addresses; 60 = as shipped)")
+    ap.add_argument("--log-level", default="warning", help="LOG_LEVEL of the bridge (default warning, as required)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, wrk output)")
     args = ap.parse_args()
     if args.long:
@@ -656,14 +657,14 @@ def main():
           f"fresh X-GitHub-Delivery per request")
     print(f"load:    wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency (after {args.warmup} s "
           f"warm-up); N = {args.count:,}; backlog {args.backlog:,}; forgeries {args.forgeries:,} "
-          f"(BRIDGE_REFUSAL_LIMIT={args.refusal_limit}); "
+          f"(BRIDGE_REFUSAL_LIMIT={args.refusal_limit}); LOG_LEVEL={args.log_level}; "
           f"noise margin {args.margin:.0%}", flush=True)
     good_lua = write_lua(workdir, "valid", body_file, good_sig)
     bad_lua = write_lua(workdir, "forged", body_file, bad_sig)
     wrk = Wrk(args.threads, args.connections, workdir)
     per_thread = lambda n: max(1, -(-n // args.threads))  # answers per wrk thread so that the total reaches n
 
-    extra = {"BRIDGE_REFUSAL_LIMIT": str(args.refusal_limit)}
+    extra = {"BRIDGE_REFUSAL_LIMIT": str(args.refusal_limit), "LOG_LEVEL": args.log_level}
     nginx = Nginx(workdir)
     table = Table(args.margin)
     bridges = []
