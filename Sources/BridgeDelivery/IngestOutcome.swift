@@ -10,6 +10,8 @@ public struct IngestOutcome: Sendable, Equatable {
         case ignored
         /// Seen before; nothing new stored: 200.
         case duplicate
+        /// A control message answered without storing anything (an SNS subscription confirmation): 200.
+        case acknowledged
         /// Every output was invalid for Cloudthread: 422.
         case rejected
         /// No such source: 404.
@@ -53,7 +55,7 @@ extension IngestOutcome.Kind {
     public var statusCode: Int {
         switch self {
         case .accepted, .ignored: 202
-        case .duplicate: 200
+        case .duplicate, .acknowledged: 200
         case .rejected: 422
         case .unknownSource: 404
         case .disabled, .unavailable, .overloaded: 503

@@ -3,6 +3,7 @@ import BridgeMapping
 import BridgeVerification
 import Foundation
 import Logging
+import Synchronization
 
 /// The path of one webhook, HTTP-free: source → verify → parse and map → store. `BridgeServer` turns the
 /// outcome into a response; the CLI and tests call it directly.
@@ -20,12 +21,22 @@ public final class Ingestor: Sendable {
     /// would replace Cloudthread's full total with a partial one.
     let aggregateRetention: TimeInterval
     let onStored: @Sendable () -> Void
+    /// At most 20 refusal log lines a minute; the refusal log and the counters see every refusal.
+    let refusalLogLines = LogSampler(limitPerMinute: 20)
+    /// Amazon SNS signing certificates (pre-seeded, cached, fetched); nil when no SNS source can be verified.
+    let snsCertificates: SNSCertificateCache?
+    /// Visits an SNS SubscribeURL (for `confirm_subscriptions: true`).
+    let visit: (@Sendable (URL) async throws -> Void)?
+    private let confirmed = Mutex(Set<String>())
 
     public init(
         rules: RuleSet, store: any DeliveryStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
         refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
-        aggregateRetention: TimeInterval = 35 * 86400, onStored: @escaping @Sendable () -> Void = {}
+        aggregateRetention: TimeInterval = 35 * 86400, snsCertificates: SNSCertificateCache? = nil,
+        visit: (@Sendable (URL) async throws -> Void)? = nil, onStored: @escaping @Sendable () -> Void = {}
     ) {
+        self.snsCertificates = snsCertificates
+        self.visit = visit
         self.rules = rules
         self.store = store
         self.mapper = mapper
@@ -76,9 +87,16 @@ public final class Ingestor: Sendable {
         _ request: IncomingRequest, source: SourceDefinition, kind: IngestOutcome.Kind, reason: String,
         detail: String, message: String, logger: Logger
     ) -> IngestOutcome {
-        logger.warning(
-            "webhook refused: \(detail)",
-            metadata: ["webhook.refusal": "\(reason)", "client.address": "\(request.clientAddress ?? "-")"])
+        let (log, suppressed) = refusalLogLines.admit(now: request.receivedAt)
+        if suppressed > 0 {
+            logger.warning(
+                "\(suppressed) more refused webhooks in the last minute were not logged (see /admin/refusals)")
+        }
+        if log {
+            logger.warning(
+                "webhook refused: \(detail)",
+                metadata: ["webhook.refusal": "\(reason)", "client.address": "\(request.clientAddress ?? "-")"])
+        }
         refusals.append(
             .init(
                 at: request.receivedAt, source: source.name, reason: reason, detail: detail,
@@ -93,12 +111,27 @@ public final class Ingestor: Sendable {
     ) async -> IngestOutcome {
         var logger = logger
         do {
-            try verifier.verify(request)
+            if case .awsSNS(_, let confirm) = verifier.scheme {
+                guard let snsCertificates else {
+                    throw VerificationError(.certificateUnavailable, "no SNS certificate store is configured")
+                }
+                let message = try await verifier.verifySNS(request, certificates: snsCertificates)
+                if message.type != .notification {
+                    return await acknowledge(message, source: source, confirm: confirm, logger: logger)
+                }
+            } else {
+                try verifier.verify(request)
+            }
         } catch {
             let error = error as? VerificationError ?? VerificationError(.badSignature, "verification failed")
             let reason = error.reason
             metrics.verificationFailure(source: source.name, reason: reason.rawValue)
-            let forbidden = reason == .addressNotAllowed
+            if reason == .certificateUnavailable {
+                logger.warning("SNS signing certificate unavailable; answering 503 so SNS retries: \(error.detail)")
+                return Ingestor.error(
+                    .unavailable, "the signing certificate cannot be checked right now", retryAfter: 30)
+            }
+            let forbidden = reason == .addressNotAllowed || reason == .topicNotAllowed
             return refuse(
                 request, source: source, kind: forbidden ? .forbidden : .unauthorized, reason: reason.rawValue,
                 detail: error.detail,
@@ -188,6 +221,43 @@ public final class Ingestor: Sendable {
                     .ignored, body: .object(["outcome": .string("ignored"), "delivery": .number(Double(id))]))
             }
         }
+    }
+
+    /// SNS SubscriptionConfirmation / UnsubscribeConfirmation (already verified): logged, and with
+    /// `confirm_subscriptions: true` the SubscribeURL (checked to be an SNS host over HTTPS) is visited once.
+    private func acknowledge(
+        _ message: SNSMessage, source: SourceDefinition, confirm: Bool, logger: Logger
+    ) async -> IngestOutcome {
+        let topic = message.topicArn
+        guard message.type == .subscriptionConfirmation, let subscribeURL = message.subscribeURL else {
+            logger.notice("SNS unsubscribe confirmation received", metadata: ["sns.topic": "\(topic)"])
+            return IngestOutcome(.acknowledged, body: .object(["outcome": .string("unsubscribe confirmation noted")]))
+        }
+        guard case .success(let validated) = SNSCertificateURL.validateSubscribeURL(subscribeURL) else {
+            logger.warning("SNS SubscribeURL refused: not an SNS host over HTTPS", metadata: ["sns.topic": "\(topic)"])
+            return IngestOutcome(.acknowledged, body: .object(["outcome": .string("subscription not confirmed")]))
+        }
+        guard confirm, let visit else {
+            logger.notice(
+                "SNS subscription to confirm: open the SubscribeURL, or set confirm_subscriptions: true",
+                metadata: ["sns.topic": "\(topic)", "sns.subscribe_url": "\(validated.string)"])
+            return IngestOutcome(
+                .acknowledged, body: .object(["outcome": .string("subscription confirmation logged for the operator")]))
+        }
+        let first = confirmed.withLock { $0.insert(validated.string).inserted }
+        if first {
+            do {
+                try await visit(validated.url)
+                logger.notice("SNS subscription confirmed", metadata: ["sns.topic": "\(topic)"])
+            } catch {
+                confirmed.withLock { _ = $0.remove(validated.string) }
+                logger.error(
+                    "SNS subscription could not be confirmed; SNS will send the confirmation again",
+                    metadata: ["sns.topic": "\(topic)", "error": "\(error)"])
+                return Ingestor.error(.unavailable, "the subscription could not be confirmed", retryAfter: 30)
+            }
+        }
+        return IngestOutcome(.acknowledged, body: .object(["outcome": .string("subscription confirmed")]))
     }
 
     /// Moves observations for hours older than the kept aggregates to the rejections.

@@ -42,7 +42,7 @@ extension SQLiteDeliveryStore {
             metrics.removeAll { $0.dedupeKey.map { !itemKeys.contains($0) } ?? false }
             if events.isEmpty, metrics.isEmpty, let firstSeen { return .duplicate(originalDeliveryId: firstSeen) }
         }
-        let explanation = String(decoding: CloudthreadJSON.encode(d.explanation), as: UTF8.self)
+        let explanation = d.explanation.storedJSON
         guard
             let id = try db.first(
                 """
@@ -64,7 +64,7 @@ extension SQLiteDeliveryStore {
             try db.query(insertKey, [source, .text("item:" + key), .integer(id), .real(now)])
         }
         for event in events {
-            let json = String(decoding: CloudthreadJSON.encode(event), as: UTF8.self)
+            let json = event.storedJSON
             try db.query(
                 """
                 INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
@@ -75,7 +75,7 @@ extension SQLiteDeliveryStore {
         for m in metrics {
             let ref = StreamTokenRef.fingerprint(m.streamToken)
             let key = SQLiteDeliveryStore.aggregateKey(m, streamRef: ref)
-            let dims = String(decoding: CloudthreadJSON.encode(m.dimensions), as: UTF8.self)
+            let dims = m.dimensions.storedJSON
             try db.query(
                 """
                 INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,

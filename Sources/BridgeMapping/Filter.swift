@@ -88,7 +88,7 @@ struct Filter: Sendable {
                 let t = v.text
                 return .string(t.prefix(1).uppercased() + t.dropFirst())
             }
-        case .trim: return value.map { .string($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        case .trim: return value.map { .string($0.text.trimmed) }
         case .truncate:
             guard let value else { return nil }
             let n = Filter.integer(argument(0, context)?.number, in: 0...1_000_000)

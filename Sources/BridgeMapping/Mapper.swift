@@ -141,7 +141,7 @@ public struct Mapper: Sendable {
     private func text(_ template: Template?, _ ctx: MappingContext, what: String) throws -> String? {
         guard let template else { return nil }
         do {
-            let s = try template.render(ctx).trimmingCharacters(in: .whitespacesAndNewlines)
+            let s = try template.render(ctx).trimmed
             return s.isEmpty ? nil : s
         } catch {
             throw Invalid(description: "\(what): \(error)")

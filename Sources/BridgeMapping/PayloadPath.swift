@@ -5,6 +5,8 @@ import BridgeCore
 public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
     public enum Root: String, Sendable, CaseIterable {
         case payload, header, query, item, path, source
+        /// The payload's `Message` string parsed as JSON (Amazon SNS wraps the event in it).
+        case message
     }
 
     public enum Segment: Sendable, Hashable {
@@ -88,7 +90,7 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
             }
         case .path, .source:
             guard tokens.isEmpty else { return .failure(PathError("'\(root.rawValue)' takes no segments")) }
-        case .payload, .item:
+        case .payload, .item, .message:
             break
         }
         return .success(PayloadPath(root: root, segments: tokens, description: trimmed))
@@ -100,6 +102,7 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
         switch root {
         case .payload: start = context.payload
         case .item: start = context.item
+        case .message: start = context.message
         case .source: return .string(context.request.source)
         case .path: return .string(context.subpath)
         case .header:

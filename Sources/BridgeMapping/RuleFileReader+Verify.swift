@@ -6,7 +6,8 @@ import Yams
 /// The `verify` and `dedupe` sections.
 extension RuleFileReader {
     static let verifyKeys = [
-        "preset", "secrets", "user", "url", "tolerance", "allow_networks", "unverified", "hmac", "token",
+        "preset", "secrets", "user", "url", "tolerance", "allow_networks", "unverified", "hmac", "token", "topics",
+        "confirm_subscriptions",
     ]
     static let hmacKeys = [
         "algorithm", "header", "prefix", "format", "separator", "signature_key", "timestamp_key", "encoding", "signed",
@@ -26,6 +27,10 @@ extension RuleFileReader {
         var networks: [CIDR] = []
         var unverified = false
         var schemeNodes = 0
+        var topics: [String] = []
+        var topicRefs: [String] = []
+        var topicsGiven = false
+        var confirmSubscriptions = false
         for (key, keyNode, value) in pairs {
             switch key {
             case "preset":
@@ -59,6 +64,24 @@ extension RuleFileReader {
                     if k == "prefix", let s = string(v, what: "'prefix'") { prefix = s }
                 }
                 scheme = .token(header: header, prefix: prefix)
+            case "topics":
+                topicsGiven = true
+                let items: [Node] = value.sequence.map { Array($0) } ?? [value]
+                for item in items {
+                    guard let s = string(item, what: "a topic ARN") else { continue }
+                    let (expanded, refs) = expand(s)
+                    topicRefs += refs
+                    if !expanded.isEmpty {
+                        if expanded.hasPrefix("arn:aws") && expanded.split(separator: ":").count == 6 {
+                            topics.append(expanded)
+                        } else if refs.isEmpty {
+                            error(
+                                item, "'\(expanded)' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+                        }
+                    }
+                }
+            case "confirm_subscriptions":
+                confirmSubscriptions = bool(value, what: "'confirm_subscriptions'") ?? false
             case "secrets":
                 secretsGiven = true
                 let items: [Node] = value.sequence.map { Array($0) } ?? [value]
@@ -123,6 +146,23 @@ extension RuleFileReader {
         guard let scheme else {
             if schemeNodes == 0 { error(node, "'verify' needs 'preset', 'hmac', 'token' or 'unverified: true'") }
             return
+        }
+        if case .awsSNS = scheme {
+            if secretsGiven { warning(node, "'secrets' are not used by aws-sns: AWS signs with its certificate") }
+            definition.verifier = SignatureVerifier(
+                scheme: .awsSNS(topics: topics, confirmSubscriptions: confirmSubscriptions), secrets: [],
+                tolerance: tolerance, allowedNetworks: networks)
+            if !topicsGiven {
+                error(node, "the aws-sns preset needs 'topics': the topic ARNs this source accepts")
+            } else if topics.isEmpty {
+                definition.disabledReason =
+                    "no SNS topic configured"
+                    + (topicRefs.isEmpty ? "" : ": set \(topicRefs.joined(separator: " or "))")
+            }
+            return
+        }
+        if topicsGiven || confirmSubscriptions {
+            error(node, "'topics' and 'confirm_subscriptions' belong to the aws-sns preset")
         }
         if case .urlAndForm(let header, _) = scheme {
             guard let url, url.hasPrefix("http") else {

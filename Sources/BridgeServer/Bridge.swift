@@ -3,6 +3,7 @@ import BridgeCloudthread
 import BridgeCore
 import BridgeDelivery
 import BridgeMapping
+import BridgeVerification
 import Foundation
 import Hummingbird
 import Logging
@@ -84,10 +85,17 @@ public final class Bridge: Sendable {
             configuration: configuration.forwarder, dryRun: configuration.dryRun, logger: logger, metrics: metrics)
         self.forwarder = forwarder
         let mapper = Mapper(defaultStreamToken: configuration.streamToken, dryRun: configuration.dryRun)
+        // Amazon SNS signing certificates: pre-seeded (AWS_SNS_CERT_DIR), then cached in memory and in the data
+        // directory, then fetched over HTTPS (from SNS hosts only, checked before anything is fetched).
+        let snsCertificates = SNSCertificateCache(
+            persistentDirectory: (configuration.dataDirectory as NSString).appendingPathComponent("sns-certificates"),
+            seedDirectory: SNSCertificateCache.seedDirectoryFromEnvironment(configuration.environment),
+            fetch: { url in try await Bridge.fetch(url, limit: 64 * 1024) })
         let ingestor = Ingestor(
             rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
             refusals: RefusalLog(capacity: 1000), limiter: RefusalLimiter(limitPerMinute: configuration.refusalLimit),
-            aggregateRetention: configuration.aggregateRetention, onStored: { forwarder.notify() })
+            aggregateRetention: configuration.aggregateRetention, snsCertificates: snsCertificates,
+            visit: { url in _ = try await Bridge.fetch(url, limit: 64 * 1024) }, onStored: { forwarder.notify() })
         self.ingestor = ingestor
         let reloader = RuleReloader(
             path: configuration.mappingsPath, loader: loader, rules: rules, metrics: metrics, logger: logger,
@@ -145,6 +153,25 @@ public final class Bridge: Sendable {
         }
         try await httpClient?.shutdown()
         logger.info("bridge stopped")
+    }
+
+    /// The client for SNS certificates and subscription confirmations: follows no redirect, so a request can only
+    /// go to the SNS host that was checked. It lives as long as the process.
+    static let snsClient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+    )
+
+    /// GETs `url` (HTTPS on an SNS host, checked by the caller) with a short timeout, no redirects, and a body
+    /// limit; throws on any status but 2xx.
+    static func fetch(_ url: URL, limit: Int) async throws -> [UInt8] {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .GET
+        let response = try await snsClient.execute(request, timeout: .seconds(10))
+        guard (200..<300).contains(response.status.code) else {
+            throw ConfigurationError(.invalidValue, setting: "SNS", value: nil, expected: "a 2xx answer")
+        }
+        return Array(buffer: try await response.body.collect(upTo: limit))
     }
 
     /// Triggers the same graceful shutdown as SIGTERM.

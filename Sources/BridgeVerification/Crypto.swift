@@ -228,3 +228,83 @@ extension Crypto {
         return "-----BEGIN \(label)-----\n" + lines.joined(separator: "\n") + "\n-----END \(label)-----\n"
     }
 }
+
+extension Crypto {
+    /// The outcome of a certificate-based signature check.
+    public enum X509SignatureCheck: Sendable, Equatable {
+        /// The signature verifies with the certificate's public key.
+        case valid
+        /// The signature does not verify (wrong key, altered content, wrong length).
+        case invalid
+        /// No check was possible: the certificate is unreadable or its key is not RSA of at least 2048 bits.
+        case unusableCertificate
+    }
+
+    /// Where a point in time falls in a certificate's validity period.
+    public enum X509Validity: Sendable, Equatable {
+        case valid
+        case notYetValid
+        case expired
+        case unreadable
+    }
+
+    /// Verifies an RSA PKCS#1 v1.5 signature over `message` with the public key of the PEM certificate,
+    /// hashing with SHA-1 (`sha256 == false`) or SHA-256. Does not look at the validity period.
+    public static func x509Verify(certificatePEM: [UInt8], sha256: Bool, signature: [UInt8], message: [UInt8])
+        -> X509SignatureCheck
+    {
+        guard !certificatePEM.isEmpty else { return .unusableCertificate }
+        guard !signature.isEmpty else { return .invalid }
+        let rc = certificatePEM.withUnsafeBytes { pem in
+            message.withUnsafeBufferPointer { m in
+                signature.withUnsafeBufferPointer { s in
+                    ctb_verify_x509_signature(
+                        pem.baseAddress!.assumingMemoryBound(to: CChar.self), pem.count, sha256 ? 1 : 0,
+                        m.baseAddress, m.count, s.baseAddress, s.count)
+                }
+            }
+        }
+        switch rc {
+        case 1: return .valid
+        case 0: return .invalid
+        default: return .unusableCertificate
+        }
+    }
+
+    /// The certificate's validity at `date` (`nil`: libcrypto's notion of now).
+    public static func x509Validity(certificatePEM: [UInt8], at date: Date? = nil) -> X509Validity {
+        guard !certificatePEM.isEmpty else { return .unreadable }
+        let at: Int64 = date.map { Int64($0.timeIntervalSince1970.rounded(.down)) } ?? -1
+        let rc = certificatePEM.withUnsafeBytes { pem in
+            ctb_x509_validity(pem.baseAddress!.assumingMemoryBound(to: CChar.self), pem.count, at)
+        }
+        switch rc {
+        case 1: return .valid
+        case -2: return .notYetValid
+        case -3: return .expired
+        default: return .unreadable
+        }
+    }
+
+    /// The certificate subject's single commonName, or nil (unreadable, none, several, or not UTF-8 clean).
+    public static func x509SubjectCommonName(certificatePEM: [UInt8]) -> String? {
+        guard !certificatePEM.isEmpty else { return nil }
+        var out = [CChar](repeating: 0, count: 256)
+        let n = certificatePEM.withUnsafeBytes { pem in
+            out.withUnsafeMutableBufferPointer { o in
+                ctb_x509_subject_cn(
+                    pem.baseAddress!.assumingMemoryBound(to: CChar.self), pem.count, o.baseAddress, o.count)
+            }
+        }
+        guard n >= 0 else { return nil }
+        return String(decoding: out.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// True when the bytes are a readable PEM certificate with an RSA key of at least 2048 bits.
+    public static func x509IsUsableRSACertificate(_ certificatePEM: [UInt8]) -> Bool {
+        guard !certificatePEM.isEmpty else { return false }
+        return certificatePEM.withUnsafeBytes { pem in
+            ctb_x509_is_usable_rsa_certificate(pem.baseAddress!.assumingMemoryBound(to: CChar.self), pem.count) == 1
+        }
+    }
+}

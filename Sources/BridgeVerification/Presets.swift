@@ -134,5 +134,13 @@ public struct VerificationPreset: Sendable {
         VerificationPreset(
             name: "header-token", provider: "Static header (Opsgenie, Datadog, Spinnaker, Squadcast, ...)",
             scheme: .token(header: "X-Webhook-Token", prefix: ""), deliveryIdHeader: nil, secretMeaning: "token"),
+        VerificationPreset(
+            name: "aws-eventbridge", provider: "AWS EventBridge API destination (API key connection)",
+            scheme: .token(header: "Authorization", prefix: ""), deliveryIdHeader: nil,
+            secretMeaning: "the connection's API key value (its key name is Authorization)"),
+        VerificationPreset(
+            name: "aws-sns", provider: "Amazon SNS (HTTPS subscription, SignatureVersion 1 and 2)",
+            scheme: .awsSNS(topics: [], confirmSubscriptions: false), deliveryIdHeader: "x-amz-sns-message-id",
+            secretMeaning: "none: AWS signs with its certificate; 'topics' lists the accepted topic ARNs"),
     ]
 }

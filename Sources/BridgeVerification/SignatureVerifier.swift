@@ -59,7 +59,7 @@ public struct SignatureVerifier: Sendable {
                 throw VerificationError(.missingCredentials, "header 'Authorization' is missing")
             }
             guard value.lowercased().hasPrefix("basic "),
-                let decoded = ByteEncoding.fromBase64(value.dropFirst(6).trimmingCharacters(in: .whitespaces)),
+                let decoded = ByteEncoding.fromBase64(value.dropFirst(6).trimmed),
                 let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
             else { throw VerificationError(.badCredentials, "the basic credentials are malformed") }
             let presentedUser = Array(decoded[..<colon])
@@ -77,9 +77,12 @@ public struct SignatureVerifier: Sendable {
             try verifyRSA(request, header: header, digest: digest, formField: formField)
         case .httpSignature(let header):
             try verifyHTTPSignature(request, header: header, now: now)
+        case .awsSNS:
+            throw VerificationError(
+                .certificateUnavailable, "an SNS message is verified with its signing certificate (verifySNS)")
         case .urlAndForm(let header, let url):
             guard let value = request.headers[header],
-                let presented = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces))
+                let presented = ByteEncoding.fromBase64(value.trimmed)
             else {
                 throw VerificationError(.missingSignature, "signature header '\(header)' is missing or not base64")
             }
@@ -100,7 +103,7 @@ public struct SignatureVerifier: Sendable {
     private func verifyRSA(_ request: IncomingRequest, header: String, digest: HMACAlgorithm, formField: String?) throws
     {
         guard let value = request.headers[header],
-            let signature = ByteEncoding.fromBase64(value.trimmingCharacters(in: .whitespaces))
+            let signature = ByteEncoding.fromBase64(value.trimmed)
         else {
             throw VerificationError(.missingSignature, "signature header '\(header)' is missing or not base64")
         }
@@ -193,7 +196,7 @@ public struct SignatureVerifier: Sendable {
         var timestamp: String? = scheme.timestampHeader.flatMap { request.headers[$0] }
         switch scheme.format {
         case .single(let prefix):
-            let value = headerValue.trimmingCharacters(in: .whitespaces)
+            let value = headerValue.trimmed
             guard value.hasPrefix(prefix) else {
                 throw VerificationError(
                     .malformedSignature, "signature header '\(scheme.header)' lacks the prefix '\(prefix)'")
@@ -201,12 +204,12 @@ public struct SignatureVerifier: Sendable {
             candidates = [String(value.dropFirst(prefix.count))]
         case .list(let separator, let prefix):
             for item in headerValue.components(separatedBy: separator) {
-                let entry = item.trimmingCharacters(in: .whitespaces)
+                let entry = item.trimmed
                 if entry.hasPrefix(prefix) { candidates.append(String(entry.dropFirst(prefix.count))) }
             }
         case .parameters(let separator, let signatureKey, let timestampKey):
             for item in headerValue.components(separatedBy: separator) {
-                let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmed }
                 guard kv.count == 2 else { continue }
                 if kv[0] == signatureKey { candidates.append(kv[1]) }
                 if let timestampKey, kv[0] == timestampKey { timestamp = kv[1] }
@@ -256,7 +259,7 @@ public struct SignatureVerifier: Sendable {
     }
 
     private func checkTimestamp(_ value: String?, now: Date) throws {
-        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds.isFinite else {
+        guard let value, let seconds = Double(value.trimmed), seconds.isFinite else {
             throw VerificationError(.missingTimestamp, "the signed timestamp is missing or not a number")
         }
         let delta = now.timeIntervalSince1970 - seconds
@@ -333,5 +336,34 @@ public struct SignatureVerifier: Sendable {
         guard let claimed = (claims["sha256"] as? String).flatMap({ ByteEncoding.fromHex($0) }),
             Crypto.constantTimeEquals(claimed, Crypto.sha256(request.body))
         else { throw VerificationError(.badSignature, "the JWS body digest does not match the body") }
+    }
+
+    // MARK: Amazon SNS
+
+    /// Verifies an Amazon SNS message: its type header, its topic (403 when not allowed), its signing certificate
+    /// (from `certificates`: pre-seeded, cached or fetched over HTTPS from an SNS host only) and its signature.
+    /// Returns the parsed message.
+    public func verifySNS(
+        _ request: IncomingRequest, certificates: SNSCertificateCache, now: Date = Date()
+    ) async throws -> SNSMessage {
+        guard case .awsSNS(let topics, _) = scheme else {
+            throw VerificationError(.badSignature, "not an SNS source")
+        }
+        if !allowedNetworks.isEmpty {
+            guard let address = request.clientAddress, allowedNetworks.contains(where: { $0.contains(address) }) else {
+                throw VerificationError(.addressNotAllowed, "client address is not in the allowed networks")
+            }
+        }
+        let message = try SNSMessage.parse(request.body)
+        try message.checkHeaders(
+            messageType: request.headers["x-amz-sns-message-type"], topicArn: request.headers["x-amz-sns-topic-arn"])
+        guard topics.contains(message.topicArn) else {
+            throw VerificationError(
+                .topicNotAllowed, "topic '\(message.topicArn.prefix(200))' is not accepted by this source")
+        }
+        let pem = try await certificates.certificate(for: message.signingCertURL)
+        try SNSSignature.verify(
+            message: message, certificatePEM: pem, policy: .init(allowedTopicArns: Set(topics)), now: now)
+        return message
     }
 }

@@ -20,6 +20,8 @@ public struct Signer: Sendable {
         switch scheme {
         case .unverified:
             return []
+        case .awsSNS:
+            throw SignerError("Amazon SNS messages are signed by AWS with its certificate; they cannot be signed here")
         case .token(let header, let prefix):
             return [(header, prefix + secret.string)]
         case .queryToken:

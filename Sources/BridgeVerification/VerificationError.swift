@@ -13,6 +13,10 @@ public struct VerificationError: Error, Sendable, Equatable, CustomStringConvert
         case missingCredentials = "missing_credentials"
         case badCredentials = "bad_credentials"
         case addressNotAllowed = "address_not_allowed"
+        /// An SNS message from a topic the source does not accept (403).
+        case topicNotAllowed = "topic_not_allowed"
+        /// The certificate needed to check an SNS signature cannot be had right now (503: SNS retries).
+        case certificateUnavailable = "certificate_unavailable"
     }
 
     public let reason: Reason

@@ -25,6 +25,10 @@ public enum VerificationScheme: Sendable, Equatable {
     /// base64 HMAC-SHA1 of the webhook URL exactly as configured, followed by every form parameter's key and
     /// value sorted by key (Splunk On-Call / VictorOps).
     case urlAndForm(header: String, url: String)
+    /// Amazon SNS: the message's own signature (SignatureVersion 1 or 2) checked with the certificate at its
+    /// `SigningCertURL` (an SNS host over HTTPS only), from topics in `topics` only. Confirmation requests are
+    /// answered 200 and, with `confirmSubscriptions`, confirmed by visiting their `SubscribeURL` once.
+    case awsSNS(topics: [String], confirmSubscriptions: Bool)
     /// No verification, which a rule file must declare explicitly.
     case unverified
 }

@@ -3,6 +3,8 @@ import BridgeMapping
 import BridgeServer
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 
 @main
 struct CloudthreadBridgeCommand: AsyncParsableCommand {
@@ -48,6 +50,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var data: DataDirOption
 
     func run() async throws {
+        // Run Swift concurrency's jobs on NIO's event loops: a webhook's task then stays on the thread that reads
+        // its connection instead of hopping to another pool and back (measured in docs/benchmark.md).
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let env = ProcessInfo.processInfo.environment
         BridgeLogging.bootstrap(environment: env)
         let logger = Logger(label: "cloudthread-bridge")

@@ -91,7 +91,8 @@ struct TemplateTests {
         ),
         (
             "{{ paylod.ref }}",
-            "unknown path root 'paylod' in 'paylod.ref' (expected one of payload, header, query, item, path, source)", 3
+            "unknown path root 'paylod' in 'paylod.ref' (expected one of payload, header, query, item, path, source, message)",
+            3
         ),
         ("{{ payload.ref | truncate }}", "filter 'truncate' takes 1 argument, got 0", 17),
         (
@@ -100,7 +101,7 @@ struct TemplateTests {
         ),
         (
             "{{ payload.ref | truncate x }}",
-            "unknown path root 'x' in 'x' (expected one of payload, header, query, item, path, source)", 26
+            "unknown path root 'x' in 'x' (expected one of payload, header, query, item, path, source, message)", 26
         ),
         ("{{ }}", "empty expression", 2),
     ])

@@ -63,7 +63,7 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     public var number: Double? {
         switch self {
         case .number(let n): n
-        case .string(let s): Double(s.trimmingCharacters(in: .whitespaces))
+        case .string(let s): Double(s.trimmed)
         case .bool(let b): b ? 1 : 0
         default: nil
         }

@@ -7,7 +7,7 @@ public enum TeamRef: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// A numeric string is an id, anything else a name.
     public init?(text: String) {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmed
         if t.isEmpty { return nil }
         if let n = Int(t) { self = .id(n) } else { self = .name(t) }
     }

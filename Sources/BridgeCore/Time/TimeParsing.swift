@@ -20,7 +20,7 @@ public enum TimeParsing {
     }
 
     public static func parse(_ text: String) -> Date? {
-        let s = text.trimmingCharacters(in: .whitespaces)
+        let s = text.trimmed
         if s.isEmpty { return nil }
         if s.allSatisfy({ $0.isNumber || $0 == "." }), let n = Double(s) { return fromEpoch(n) }
         return parseRFC3339(s)
