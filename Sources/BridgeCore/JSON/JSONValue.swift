@@ -33,31 +33,17 @@ public enum JSONValue: Sendable, Equatable, Hashable {
 
     /// Compact JSON text with sorted keys.
     public var json: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .number(let n): return n.isFinite ? JSONValue.format(n) : "null"
-        case .string(let s): return JSONValue.quote(s)
-        case .array(let a): return "[" + a.map(\.json).joined(separator: ",") + "]"
-        case .object(let o):
-            return "{" + o.keys.sorted().map { JSONValue.quote($0) + ":" + o[$0]!.json }.joined(separator: ",") + "}"
-        }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(into: &out, sortedKeys: true)
+        return String(decoding: out, as: UTF8.self)
     }
 
     package static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 2)
+        _writeString(s, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public var number: Double? {
