@@ -91,6 +91,7 @@ let package = Package(
                 "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
                 "BridgeServer", "BridgeCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -106,6 +107,7 @@ let package = Package(
             name: "BridgeMappingTests",
             dependencies: ["BridgeCore", "BridgeVerification", "BridgeMapping"]
         ),
+        .testTarget(name: "BridgeCloudthreadTests", dependencies: ["BridgeCloudthread"]),
         .testTarget(
             name: "BridgeDeliveryTests",
             dependencies: [

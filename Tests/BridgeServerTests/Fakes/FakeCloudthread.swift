@@ -31,6 +31,9 @@ final class FakeCloudthread: Sendable {
         var rejectDescriptionsContaining: String?
         /// A request holding an event with this text is answered 500 (a record Cloudthread keeps failing on).
         var failDescriptionsContaining: String?
+        /// Daily cost series by Cost View id (`GET /cost/metric/{id}`), as `YYYYMMDD` → cost.
+        var costViews: [String: [String: Double]] = [:]
+        var costQueries: [String] = []
     }
 
     let state = Mutex(State())
@@ -182,6 +185,22 @@ final class FakeCloudthread: Sendable {
                 s.ingestRequests += 1
             }
             return Response(status: .created)
+        }
+        router.get("/cost/metric/:id") { request, context -> Response in
+            if let r = self.gate(request) { return r }
+            let id = context.parameters.get("id") ?? ""
+            self.state.withLock { $0.costQueries.append(request.uri.description) }
+            guard let series = self.state.withLock({ $0.costViews[id] }) else {
+                return FakeCloudthread.error(.notFound, "cost view not found")
+            }
+            let start = (request.uri.queryParameters.get("start_date") ?? "").replacingOccurrences(of: "-", with: "")
+            let end = (request.uri.queryParameters.get("end_date") ?? "").replacingOccurrences(of: "-", with: "")
+            let points = series.keys.sorted().filter { $0 >= start && $0 <= end }.map {
+                JSONValue.object(["date": .string($0), "current_timeframe_cost": .number(series[$0]!)])
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(["data": .array(points)]).json)))
         }
         router.get("/teams") { request, _ -> Response in
             if let r = self.gate(request) { return r }
