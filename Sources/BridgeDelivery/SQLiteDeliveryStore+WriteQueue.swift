@@ -43,6 +43,7 @@ extension SQLiteDeliveryStore {
     }
 
     /// Runs `body` on the writer thread, serialised with everything else.
+    @discardableResult
     func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let queued = writer.submit(

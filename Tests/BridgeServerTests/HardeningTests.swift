@@ -194,7 +194,7 @@ struct HardeningTests {
                 .0 == 202)
         // Fill the filesystem.
         let filler = dir + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: nil)
+        _ = FileManager.default.createFile(atPath: filler, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
         let block = Data(count: 64 * 1024)
         while (try? handle.write(contentsOf: block)) != nil {}
