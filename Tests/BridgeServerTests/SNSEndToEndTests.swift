@@ -1,9 +1,12 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import Testing
 
 @testable import BridgeCore
+@testable import BridgeDelivery
+@testable import BridgeMapping
 @testable import BridgeVerification
 
 /// An SNS topic's HTTPS subscription, end to end: a signed notification becomes an event; a confirmation is
@@ -129,5 +132,35 @@ struct SNSEndToEndTests {
         #expect(h.logText.contains("Action=ConfirmSubscription"))
         #expect(try await h.bridge.store.deliveries(limit: 5, source: nil).isEmpty)
         await h.finish()
+    }
+
+    @Test func withConfirmSubscriptionsTheSubscribeURLIsVisitedOnce() async throws {
+        let dir = try Self.pki()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rules = Self.rules.replacingOccurrences(
+            of: "topics: [\"${AWS_SNS_TOPIC_ARN}\"]",
+            with: "topics: [\"${AWS_SNS_TOPIC_ARN}\"]\n  confirm_subscriptions: true")
+        let (source, diagnostics) = RuleLoader(environment: ["AWS_SNS_TOPIC_ARN": Self.topic]).load(
+            file: "aws-sns.yaml", text: rules)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let store = try await SQLiteDeliveryStore.open(path: dir + "/data/bridge.sqlite", logger: Logger(label: "t"))
+        let visited = Collected()
+        let ingestor = Ingestor(
+            rules: RuleSet(sources: [try #require(source)]), store: store, mapper: Mapper(defaultStreamToken: nil),
+            metrics: NoMetrics(), logger: Logger(label: "t"),
+            snsCertificates: SNSCertificateCache(persistentDirectory: nil, seedDirectory: dir + "/seeds") { _ in [] },
+            visit: { url in visited.append(url.absoluteString) })
+        let body = try Self.signed(dir, type: "SubscriptionConfirmation", message: "You have chosen to subscribe")
+        func request() -> IncomingRequest {
+            IncomingRequest(
+                source: "aws-sns", method: "POST", path: "/hooks/aws-sns", query: [],
+                headers: HeaderBag([("x-amz-sns-message-type", "SubscriptionConfirmation")]), body: body,
+                clientAddress: "127.0.0.1", receivedAt: Date())
+        }
+        #expect(await ingestor.ingest(request()).statusCode == 200)
+        #expect(await ingestor.ingest(request()).statusCode == 200)  // SNS may send it again: visited once
+        #expect(visited.all.count == 1)
+        #expect(visited.all.first?.hasPrefix("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription") == true)
+        await store.close()
     }
 }
