@@ -32,14 +32,14 @@ public final class DryRunCloudthreadClient: CloudthreadClient, @unchecked Sendab
     }
 
     public func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
-        record("/events", CloudthreadJSON.encode(request))
+        record("/events", request.jsonBytes)
         return .accepted
     }
 
     public func ingest(_ request: IngestRequest) async -> CloudthreadOutcome {
         var shown = request
         shown.dataStreamToken = "<redacted>"
-        record("/streams/ingest", CloudthreadJSON.encode(shown))
+        record("/streams/ingest", shown.jsonBytes)
         return .accepted
     }
 

@@ -20,11 +20,11 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
     }
 
     public func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
-        await send(method: .POST, path: "/events", body: CloudthreadJSON.encode(request)).outcome
+        await send(method: .POST, path: "/events", body: request.jsonBytes).outcome
     }
 
     public func ingest(_ request: IngestRequest) async -> CloudthreadOutcome {
-        await send(method: .POST, path: "/streams/ingest", body: CloudthreadJSON.encode(request)).outcome
+        await send(method: .POST, path: "/streams/ingest", body: request.jsonBytes).outcome
     }
 
     public func teams() async -> Result<[CloudthreadTeam], CloudthreadClientError> {

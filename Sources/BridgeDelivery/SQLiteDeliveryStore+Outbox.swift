@@ -59,18 +59,21 @@ extension SQLiteDeliveryStore {
         let attempts = Int(row[2].integer ?? 0)
         let strikes = Int(row[3].integer ?? 0)
         if kind == "event" {
-            guard let text = row[4].text,
-                let event = try? JSONDecoder().decode(EventRecord.self, from: Data(text.utf8))
-            else { return nil }
+            guard let text = row[4].text, let event = EventRecord(storedJSON: text) else { return nil }
             return OutboxItem(id: id, attempts: attempts, strikes: strikes, content: .event(event))
         }
         guard let ref = row[5].text, let name = row[6].text,
             let agg = row[7].text.flatMap(Aggregation.init(rawValue:)),
             let dimsText = row[8].text,
-            let dims = try? JSONDecoder().decode([String: String].self, from: Data(dimsText.utf8)),
+            case .object(let fields)? = try? JSONValue.parse(Array(dimsText.utf8)),
             let hour = row[9].text, let sum = row[10].real, let count = row[11].integer, let min = row[12].real,
             let max = row[13].real
         else { return nil }
+        var dims: [String: String] = [:]
+        for (key, value) in fields {
+            guard case .string(let s) = value else { return nil }
+            dims[key] = s
+        }
         let value: Double =
             switch agg {
             case .sum: sum

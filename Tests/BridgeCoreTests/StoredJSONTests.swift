@@ -28,6 +28,25 @@ import Testing
             timestamp: "2024-05-01 14:00:00", team: team, type: "deploy", description: "api v1 <b>\"x\"</b>",
             url: team == nil ? nil : "https://example.com/a?b=c", rule: "r", dedupeKey: team == nil ? "k" : nil)
         #expect(try JSONDecoder().decode(EventRecord.self, from: Data(event.storedJSON.utf8)) == event)
+        #expect(EventRecord(storedJSON: event.storedJSON) == event)
+    }
+
+    @Test func requestBodiesAreWhatTheEncoderWrote() throws {
+        let events = EventsRequest(data: [
+            .init(
+                timestamp: "2024-05-01 14:00:00", teamID: 3,
+                payload: .init(type: "deploy", description: "d", eventURL: "u")),
+            .init(timestamp: "2024-05-01 15:00:00", payload: .init(type: "incident")),
+        ])
+        let ingest = IngestRequest(
+            dataStreamToken: "t", metricAggFunc: "Sum",
+            data: [
+                .init(timestamp: "2024-05-01 14:00:00", metricName: "m", metricValue: 2.5, customDimensions: ["a": "b"])
+            ])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(try JSONValue.parse(events.jsonBytes) == JSONValue.parse(Array(encoder.encode(events))))
+        #expect(try JSONValue.parse(ingest.jsonBytes) == JSONValue.parse(Array(encoder.encode(ingest))))
     }
 
     @Test func dimensionsAreSortedCompactJSON() {

@@ -57,3 +57,60 @@ extension Dictionary where Key == String, Value == String {
     /// Dimensions as compact JSON with sorted keys.
     public var storedJSON: String { JSONValue.object(mapValues(JSONValue.string)).json }
 }
+
+extension EventRecord {
+    /// Reads what `storedJSON` wrote (the store's outbox records), through the strict parser.
+    public init?(storedJSON text: String) {
+        guard case .object(let o)? = try? JSONValue.parse(Array(text.utf8)),
+            case .string(let timestamp)? = o["timestamp"], case .string(let type)? = o["type"],
+            case .string(let rule)? = o["rule"]
+        else { return nil }
+        var team: TeamRef?
+        if case .object(let t)? = o["team"] {
+            if case .object(let id)? = t["id"], case .number(let n)? = id["_0"], let exact = Int(exactly: n) {
+                team = .id(exact)
+            } else if case .object(let name)? = t["name"], case .string(let s)? = name["_0"] {
+                team = .name(s)
+            } else {
+                return nil
+            }
+        }
+        func string(_ key: String) -> String? { if case .string(let s)? = o[key] { s } else { nil } }
+        self.init(
+            timestamp: timestamp, team: team, type: type, description: string("description"), url: string("url"),
+            rule: rule, dedupeKey: string("dedupeKey"))
+    }
+}
+
+extension EventsRequest {
+    /// The request body as Cloudthread expects it (`team_id`, `event_url`), written without `JSONEncoder`.
+    public var jsonBytes: [UInt8] {
+        let items: [JSONValue] = data.map { item in
+            var payload: [String: JSONValue] = ["type": .string(item.payload.type)]
+            if let d = item.payload.description { payload["description"] = .string(d) }
+            if let u = item.payload.eventURL { payload["event_url"] = .string(u) }
+            var object: [String: JSONValue] = ["timestamp": .string(item.timestamp), "payload": .object(payload)]
+            if let team = item.teamID { object["team_id"] = .number(Double(team)) }
+            return .object(object)
+        }
+        return JSONValue.object(["data": .array(items)]).jsonBytes
+    }
+}
+
+extension IngestRequest {
+    /// The request body as Cloudthread expects it, written without `JSONEncoder`.
+    public var jsonBytes: [UInt8] {
+        let points: [JSONValue] = data.map { p in
+            var object: [String: JSONValue] = [
+                "timestamp": .string(p.timestamp), "metric_name": .string(p.metricName),
+                "metric_value": .number(p.metricValue),
+            ]
+            if let dims = p.customDimensions { object["custom_dimensions"] = .object(dims.mapValues(JSONValue.string)) }
+            return .object(object)
+        }
+        return JSONValue.object([
+            "data_stream_token": .string(dataStreamToken), "metric_agg_func": .string(metricAggFunc),
+            "data": .array(points),
+        ]).jsonBytes
+    }
+}
