@@ -5,7 +5,12 @@ import Testing
 @testable import BridgeVerification
 
 /// Runs the built `cloudthread-bridge` binary from the package root.
-func runCLI(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+func runCLI(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String)
+{
+    try await offPool { try runCLIBlocking(arguments, environment: environment) }
+}
+
+func runCLIBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
     let binary = packageRoot + "/.build/debug/cloudthread-bridge"
     try #require(FileManager.default.isExecutableFile(atPath: binary), "build the executable first (swift build)")
     let process = Process()
@@ -26,8 +31,8 @@ let cliFixtures = "Tests/BridgeServerTests/Fixtures/cli"
 
 @Suite("Command line", .serialized)
 struct CLITests {
-    @Test func checkReportsEveryProblemAndExitsOne() throws {
-        let (status, output) = try runCLI(["check", "\(cliFixtures)/broken.yaml"])
+    @Test func checkReportsEveryProblemAndExitsOne() async throws {
+        let (status, output) = try await runCLI(["check", "\(cliFixtures)/broken.yaml"])
         #expect(status == 1)
         #expect(
             output
@@ -35,13 +40,13 @@ struct CLITests {
         #expect(
             output.contains(
                 "broken.yaml:11:7: error: unknown key 'descripton' in an event; did you mean 'description'?"))
-        let shipped = try runCLI(["check", "mappings/"])
+        let shipped = try await runCLI(["check", "mappings/"])
         #expect(shipped.status == 0, "\(shipped.output)")
         #expect(shipped.output.hasSuffix("0 errors, 0 warnings\n"))
     }
 
-    @Test func testRunsRuleFileTestsLikeATestRunner() throws {
-        let (status, output) = try runCLI(["test", "\(cliFixtures)/deploys.yaml"])
+    @Test func testRunsRuleFileTestsLikeATestRunner() async throws {
+        let (status, output) = try await runCLI(["test", "\(cliFixtures)/deploys.yaml"])
         #expect(status == 1)
         #expect(
             output
@@ -49,8 +54,8 @@ struct CLITests {
         #expect(output.hasSuffix("1 passed, 1 failed\n"))
     }
 
-    @Test func tryExplainsEachRuleAndShowsTheRequests() throws {
-        let (status, output) = try runCLI([
+    @Test func tryExplainsEachRuleAndShowsTheRequests() async throws {
+        let (status, output) = try await runCLI([
             "try", "--mappings", "\(cliFixtures)/deploys.yaml", "--source", "deploys",
             "--body", "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json", "--header",
             "X-GitHub-Event: deployment_status",
@@ -62,9 +67,9 @@ struct CLITests {
         #expect(output.contains("  FAIL payload.deployment.task equals \"rollback\"; saw \"deploy\"\n"))
     }
 
-    @Test func signPrintsTheHeadersASourceExpects() throws {
+    @Test func signPrintsTheHeadersASourceExpects() async throws {
         let body = "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json"
-        let (status, output) = try runCLI(
+        let (status, output) = try await runCLI(
             ["sign", "--preset", "github", "--body", body, "--secret-env", "S"],
             environment: ["S": "It's a Secret to Everybody"])
         #expect(status == 0)
@@ -73,7 +78,7 @@ struct CLITests {
             output
                 == "X-Hub-Signature-256: sha256=\(ByteEncoding.hex(Crypto.hmac(.sha256, key: Array("It's a Secret to Everybody".utf8), data: bytes)))\n"
         )
-        let missing = try runCLI(["sign", "--preset", "github", "--body", body])
+        let missing = try await runCLI(["sign", "--preset", "github", "--body", body])
         #expect(missing.status != 0)
         #expect(missing.output.contains("the secret variable GITHUB_WEBHOOK_SECRET is not set"))
     }
@@ -89,12 +94,12 @@ struct CLITests {
         }
         try await h.start()
         let url = "http://127.0.0.1:\(h.port)"
-        let ok = try runCLI(
+        let ok = try await runCLI(
             ["send", "--url", url, "--service", "api", "--environment", "production"],
             environment: ["CI_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("right-secret-right-secret".utf8))])
         #expect(ok.status == 0, "\(ok.output)")
         #expect(ok.output.hasPrefix("sent deploy for api: HTTP 202"))
-        let refused = try runCLI(
+        let refused = try await runCLI(
             ["send", "--url", url, "--service", "api"],
             environment: ["CI_WEBHOOK_SECRET": "whsec_" + ByteEncoding.base64(Array("wrong".utf8))])
         #expect(refused.status == 1)
@@ -108,16 +113,16 @@ struct CLITests {
     @Test func checkResolvesTeamNamesWhenItCanReachTheAPI() async throws {
         let fake = FakeCloudthread()
         try await fake.start()
-        let (status, output) = try runCLI(
+        let (status, output) = try await runCLI(
             ["check", "\(cliFixtures)/deploys.yaml"],
             environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(status == 0, "\(output)")
-        let offline = try runCLI(
+        let offline = try await runCLI(
             ["check", "\(cliFixtures)/deploys.yaml"],
             environment: ["CLOUDTHREAD_API_KEY": "wrong", "CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(offline.output.contains("warning: team names not checked: GET /teams failed"))
         fake.state.withLock { $0.teams = [("3", "platform")] }
-        let unknown = try runCLI(
+        let unknown = try await runCLI(
             ["check", "\(cliFixtures)/deploys.yaml"],
             environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(unknown.status == 1)

@@ -22,13 +22,13 @@ struct CostImpactCLITests {
         fake.state.withLock { $0.costViews["cv-1"] = Self.series() }
         let env = ["CLOUDTHREAD_API_URL": fake.baseURL, "CLOUDTHREAD_API_KEY": "test-api-key"]
         let args = ["cost-impact", "--view", "cv-1", "--at", "2024-05-08T14:00:00Z", "--before", "7d", "--after", "3d"]
-        let over = try runCLI(args + ["--fail-above", "5%"], environment: env)
+        let over = try await runCLI(args + ["--fail-above", "5%"], environment: env)
         #expect(over.status == 1, "\(over.output)")
         #expect(
             over.output.contains("daily cost +$10.00 (+10.0%) over 3 days after vs 6 days before"), "\(over.output)")
-        let under = try runCLI(args + ["--fail-above", "15%"], environment: env)
+        let under = try await runCLI(args + ["--fail-above", "15%"], environment: env)
         #expect(under.status == 0, "\(under.output)")
-        let json = try runCLI(args + ["--format", "json"], environment: env)
+        let json = try await runCLI(args + ["--format", "json"], environment: env)
         #expect(json.status == 0)
         let value = try JSONValue.parse(Array(json.output.utf8))
         #expect(value["delta"] == .number(10))
@@ -42,17 +42,17 @@ struct CostImpactCLITests {
         try await fake.start()
         fake.state.withLock { $0.costViews["sparse"] = ["20240507": 100, "20240509": 120] }
         let args = ["cost-impact", "--view", "cv-1", "--at", "2024-05-08T14:00:00Z"]
-        let noKey = try runCLI(args, environment: ["CLOUDTHREAD_API_URL": fake.baseURL])
+        let noKey = try await runCLI(args, environment: ["CLOUDTHREAD_API_URL": fake.baseURL])
         #expect(noKey.status == 2)
         #expect(noKey.output.contains("CLOUDTHREAD_API_KEY is not set"))
         let env = ["CLOUDTHREAD_API_URL": fake.baseURL, "CLOUDTHREAD_API_KEY": "test-api-key"]
-        let unknown = try runCLI(args, environment: env)
+        let unknown = try await runCLI(args, environment: env)
         #expect(unknown.status == 2)
         #expect(unknown.output.lowercased().contains("not found"), "\(unknown.output)")
-        let refused = try runCLI(
+        let refused = try await runCLI(
             args, environment: ["CLOUDTHREAD_API_URL": fake.baseURL, "CLOUDTHREAD_API_KEY": "wrong"])
         #expect(refused.status == 2)
-        let sparse = try runCLI(
+        let sparse = try await runCLI(
             ["cost-impact", "--view", "sparse", "--at", "2024-05-08T14:00:00Z", "--fail-above", "1%"], environment: env)
         #expect(sparse.status == 0, "\(sparse.output)")
         #expect(sparse.output.contains("not enough cost data"), "\(sparse.output)")

@@ -47,7 +47,7 @@ struct HardeningTests {
         let secret = "whsec_" + ByteEncoding.base64(Array("a-ci-secret-of-some-length".utf8))
         let bridge = BinaryBridge(dataDirectory: dir, environment: ["CI_WEBHOOK_SECRET": secret])
         defer { bridge.stop(signal: SIGKILL) }
-        try bridge.start()
+        try await bridge.start()
         for timestamp in ["1e30", "-1e30", "1e308", "99999999999999999999", "\"9999-12-31T23:59:59Z\"", "0.5"] {
             let body = Array(
                 #"{"kind":"deploy","status":"success","service":"api","timestamp":\#(timestamp)}"#.utf8)
@@ -60,7 +60,7 @@ struct HardeningTests {
             #expect(text.contains("outside the accepted range") || text.contains("is not RFC 3339"), "\(text)")
             #expect(bridge.isRunning)
         }
-        #expect(bridge.stop() == 0)
+        #expect(await bridge.stopOffPool() == 0)
     }
 
     @Test func aWriteFirstClientGetsItsAnswerWithOrWithoutConnectionClose() async throws {
@@ -68,11 +68,11 @@ struct HardeningTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bridge = BinaryBridge(dataDirectory: dir, environment: ["GITHUB_WEBHOOK_SECRET": Self.githubSecret])
         defer { bridge.stop(signal: SIGKILL) }
-        try bridge.start()
+        try await bridge.start()
         let big = [UInt8](repeating: UInt8(ascii: "a"), count: 6 * 1024 * 1024)
         for connection in ["close", "keep-alive"] {
             // Declared too large: refused before reading, the body drained, the answer sent at once.
-            let declared = RawHTTP.send(
+            let declared = await RawHTTP.sendOffPool(
                 port: bridge.port,
                 head:
                     "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -81,7 +81,7 @@ struct HardeningTests {
             #expect(declared?.status == 413, "Connection: \(connection)")
             #expect((declared?.seconds ?? 99) < 1, "Connection: \(connection): \(declared?.seconds ?? -1) s")
             // An unknown source: 404 without reading the body, also for a write-first client.
-            let unknown = RawHTTP.send(
+            let unknown = await RawHTTP.sendOffPool(
                 port: bridge.port,
                 head:
                     "POST /hooks/no-such-source HTTP/1.1\r\nHost: x\r\nContent-Length: \(big.count)\r\n"
@@ -96,7 +96,7 @@ struct HardeningTests {
             chunked += Array("100000\r\n".utf8) + [UInt8](repeating: 0x61, count: 0x100000) + Array("\r\n".utf8)
         }
         chunked += Array("0\r\n\r\n".utf8)
-        let streamed = RawHTTP.send(
+        let streamed = await RawHTTP.sendOffPool(
             port: bridge.port,
             head: "POST /hooks/github HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
             body: chunked)
@@ -107,7 +107,7 @@ struct HardeningTests {
         let text = metrics.body.map { String(buffer: $0) } ?? ""
         #expect(!text.contains("no-such-source"))
         #expect(text.contains(#"bridge_webhooks_total{source="unknown",outcome="unknown_source"}"#))
-        #expect(bridge.stop() == 0)
+        #expect(await bridge.stopOffPool() == 0)
     }
 
     @Test func aSIGKILLUnderLoadLosesNothingThatWasAcknowledged() async throws {
@@ -116,7 +116,7 @@ struct HardeningTests {
         let environment = ["GITHUB_WEBHOOK_SECRET": Self.githubSecret]
         let bridge = BinaryBridge(dataDirectory: dir, environment: environment)
         defer { bridge.stop(signal: SIGKILL) }
-        try bridge.start()
+        try await bridge.start()
         let port = bridge.port
         let body = Array(
             try String(
@@ -141,7 +141,7 @@ struct HardeningTests {
             }
             group.addTask {
                 try? await Task.sleep(for: .seconds(1.5))
-                bridge.stop(signal: SIGKILL)
+                await offPoolStop(bridge)
             }
         }
         let acked = acknowledged.all
@@ -149,7 +149,7 @@ struct HardeningTests {
         // Restarted on the same data: every acknowledged webhook is there (a redelivery is a duplicate).
         let again = BinaryBridge(dataDirectory: dir, environment: environment)
         defer { again.stop(signal: SIGKILL) }
-        try again.start()
+        try await again.start()
         var missing: [String] = []
         for id in acked {
             let (status, _, _) = try await Self.post(
@@ -157,7 +157,7 @@ struct HardeningTests {
             if status != 200 { missing.append(id) }
         }
         #expect(missing.isEmpty, "\(missing.count) of \(acked.count) acknowledged webhooks were lost")
-        #expect(again.stop() == 0)
+        #expect(await again.stopOffPool() == 0)
     }
 
     @Test func aFullDiskIsAnswered503AndTheBridgeRecoversWhenSpaceReturns() async throws {
@@ -183,7 +183,7 @@ struct HardeningTests {
         let bridge = BinaryBridge(
             dataDirectory: dir + "/data", environment: ["GITHUB_WEBHOOK_SECRET": Self.githubSecret])
         defer { bridge.stop(signal: SIGKILL) }
-        try bridge.start()
+        try await bridge.start()
         let body = Array(
             try String(
                 contentsOfFile: packageRoot + "/mappings/examples/github/deployment_status.json", encoding: .utf8
@@ -227,7 +227,7 @@ struct HardeningTests {
             try await Task.sleep(for: .milliseconds(500))
         }
         #expect(recovered)
-        #expect(bridge.stop() == 0)
+        #expect(await bridge.stopOffPool() == 0)
     }
 
     @Test func whilePausedTheForwarderSleeps() async throws {
@@ -243,7 +243,7 @@ struct HardeningTests {
                 "CLOUDTHREAD_API_URL": fake.baseURL, "CLOUDTHREAD_STREAM_TOKEN": "stream-token-1",
             ])
         defer { bridge.stop(signal: SIGKILL) }
-        try bridge.start()
+        try await bridge.start()
         let body = Array(
             try String(
                 contentsOfFile: packageRoot + "/mappings/examples/github/deployment_status.json", encoding: .utf8
@@ -260,7 +260,7 @@ struct HardeningTests {
         // Under 1% of a core while paused, and no hammering of the API.
         #expect(used < 0.03, "\(used) s of CPU in 3 s while paused")
         #expect(fake.state.withLock { $0.requestLog.count } - requestsBefore <= 1)
-        #expect(bridge.stop() == 0)
+        #expect(await bridge.stopOffPool() == 0)
         await fake.stop()
     }
 }

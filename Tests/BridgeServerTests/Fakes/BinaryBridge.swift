@@ -23,7 +23,12 @@ final class BinaryBridge: Sendable {
     var output: String { state.withLock { $0.output } }
     var isRunning: Bool { state.withLock { $0.process?.isRunning ?? false } }
 
-    func start() throws {
+    /// Starts the binary and waits (off the cooperative pool) until it listens.
+    func start() async throws {
+        try await offPool { try self.startBlocking() }
+    }
+
+    func startBlocking() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the executable first")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -73,6 +78,11 @@ final class BinaryBridge: Sendable {
         return process.terminationStatus
     }
 
+    /// Stops (SIGTERM by default) and waits for the exit, off the cooperative pool.
+    func stopOffPool(signal: Int32 = SIGTERM) async -> Int32 {
+        (try? await offPool { self.stop(signal: signal) }) ?? -1
+    }
+
     /// User and system CPU seconds used so far (Linux /proc).
     func cpuSeconds() -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -92,6 +102,10 @@ enum RawHTTP {
         var status: Int
         var text: String
         var seconds: Double
+    }
+
+    static func sendOffPool(port: Int, head: String, body: [UInt8], readTimeout: Double = 10) async -> Answer? {
+        (try? await offPool { send(port: port, head: head, body: body, readTimeout: readTimeout) }) ?? nil
     }
 
     static func send(port: Int, head: String, body: [UInt8], readTimeout: Double = 10) -> Answer? {
@@ -145,4 +159,9 @@ enum RawHTTP {
         }
         return nil
     }
+}
+
+/// SIGKILL and wait, off the cooperative pool.
+func offPoolStop(_ bridge: BinaryBridge) async {
+    _ = try? await offPool { bridge.stop(signal: SIGKILL) }
 }
