@@ -21,6 +21,15 @@ public protocol DeliveryStore: Sendable {
     func deadLetters(limit: Int) async throws -> [DeadLetter]
     /// Puts dead letters back in the outbox (all when `ids` is nil); returns how many.
     func replayDeadLetters(_ ids: [Int64]?, now: Date) async throws -> Int
+    /// Console: newest first, ids below `before`, optionally of one source and one status (`accepted`, `ignored`,
+    /// `rejected`).
+    func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws -> [DeliverySummary]
+    /// Console: one delivery with its request (client address, masked headers, body cut at 64 KiB) and its records.
+    func deliveryDetail(id: Int64) async throws -> DeliveryDetail?
+    /// Console: per source, deliveries by status and per hour since `since`, and the newest delivery ever.
+    func activity(since: Date, now: Date) async throws -> [SourceActivity]
+    /// Deletes dead letters (only records in the dead state); returns how many.
+    func discardDeadLetters(_ ids: [Int64]) async throws -> Int
     /// True while webhooks can be stored. Cheap enough for every readiness probe (no write lock).
     func isWritable() async -> Bool
     /// A small durable write that finds out whether a store that failed can write again.

@@ -166,7 +166,10 @@ public final class Ingestor: Sendable {
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
             events: result.events, metrics: result.metrics, explanation: result.explanation,
-            httpStatus: kind.statusCode)
+            httpStatus: kind.statusCode,
+            request: StoredRequest(
+                clientAddress: request.clientAddress, headers: request.headers.fields.map { ($0.name, $0.value) },
+                body: request.body))
         let stored: RecordResult
         do {
             stored = try await store.record(delivery)

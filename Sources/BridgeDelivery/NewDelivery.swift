@@ -24,11 +24,16 @@ public struct NewDelivery: Sendable {
     public var explanation: Explanation
     /// The HTTP status the sender is answered with.
     public var httpStatus: Int
+    /// The request as received, for the console: client address, headers (sensitive values already masked),
+    /// the body's first `StoredRequest.bodyLimit` bytes. Nil when not kept (tests, replays).
+    public var request: StoredRequest?
 
     public init(
         source: String, deliveryKey: String?, receivedAt: Date, status: Status, events: [EventRecord] = [],
-        metrics: [MetricObservation] = [], explanation: Explanation, httpStatus: Int = 202
+        metrics: [MetricObservation] = [], explanation: Explanation, httpStatus: Int = 202,
+        request: StoredRequest? = nil
     ) {
+        self.request = request
         self.httpStatus = httpStatus
         self.source = source
         self.deliveryKey = deliveryKey

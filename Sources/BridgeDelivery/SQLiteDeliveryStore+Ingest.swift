@@ -47,11 +47,15 @@ extension SQLiteDeliveryStore {
             let id = try db.first(
                 """
                 INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, events, metrics,
-                  explanation) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                  explanation, client_address, headers, body, body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING id
                 """,
                 [
                     source, d.deliveryKey.map(SQLiteValue.text) ?? .null, .real(now), .text(d.status.rawValue),
                     .int(d.httpStatus), .int(events.count), .int(metrics.count), .text(explanation),
+                    d.request?.clientAddress.map(SQLiteValue.text) ?? .null,
+                    d.request.map { .text($0.headersJSON) } ?? .null, d.request.map { .blob($0.body) } ?? .null,
+                    d.request.map { .int($0.bodySize) } ?? .null,
                 ])?.first?.integer
         else {
             throw StoreError(.unexpectedAnswer, "insert into deliveries returned no id")

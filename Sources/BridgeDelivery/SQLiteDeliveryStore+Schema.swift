@@ -68,10 +68,34 @@ extension SQLiteDeliveryStore {
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         """
 
+    /// Version 2: each delivery keeps its request for the console (client address, headers with sensitive values
+    /// masked, the body's first 64 KiB and its full size); an index on the time received for the overview.
+    static let schemaVersion2 = """
+        ALTER TABLE deliveries ADD COLUMN client_address TEXT;
+        ALTER TABLE deliveries ADD COLUMN headers TEXT;
+        ALTER TABLE deliveries ADD COLUMN body BLOB;
+        ALTER TABLE deliveries ADD COLUMN body_size INTEGER;
+        CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
+        """
+
     static func migrate(_ db: SQLiteDatabase, logger: Logger) throws {
         try db.execute(pragmas)
         let version = try db.first("PRAGMA user_version")?.first?.integer ?? 0
-        guard version < 1 else { return }
+        if version < 1 { try migrateToVersion1(db, logger: logger) }
+        if version < 2 {
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                try db.execute(schemaVersion2)
+                try db.execute("PRAGMA user_version = 2")
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    private static func migrateToVersion1(_ db: SQLiteDatabase, logger: Logger) throws {
         try db.execute("BEGIN IMMEDIATE")
         do {
             let hadAggregates =

@@ -34,6 +34,10 @@ package final class SQLiteStatement {
                         buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
                         Int32(buffer.count), csqlite3_transient())
                 }
+            case .blob(let b):
+                rc = b.withUnsafeBytes { buffer in
+                    sqlite3_bind_blob(handle, index, buffer.baseAddress, Int32(buffer.count), csqlite3_transient())
+                }
             }
             if rc != SQLITE_OK { throw error(rc, "cannot bind a value") }
         }
@@ -51,7 +55,14 @@ package final class SQLiteStatement {
             switch sqlite3_column_type(handle, column) {
             case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(handle, column)))
             case SQLITE_FLOAT: row.append(.real(sqlite3_column_double(handle, column)))
-            case SQLITE_TEXT, SQLITE_BLOB:
+            case SQLITE_BLOB:
+                let length = Int(sqlite3_column_bytes(handle, column))
+                if let bytes = sqlite3_column_blob(handle, column) {
+                    row.append(.blob(Array(UnsafeRawBufferPointer(start: bytes, count: length))))
+                } else {
+                    row.append(.blob([]))
+                }
+            case SQLITE_TEXT:
                 let length = Int(sqlite3_column_bytes(handle, column))
                 if let bytes = sqlite3_column_blob(handle, column) {
                     let buffer = UnsafeRawBufferPointer(start: bytes, count: length)

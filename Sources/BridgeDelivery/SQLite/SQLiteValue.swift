@@ -4,6 +4,7 @@ package enum SQLiteValue: Sendable, Equatable {
     case integer(Int64)
     case real(Double)
     case text(String)
+    case blob([UInt8])
 
     package static func int(_ n: Int) -> SQLiteValue { .integer(Int64(n)) }
 
@@ -26,5 +27,13 @@ package enum SQLiteValue: Sendable, Equatable {
     package var text: String? {
         if case .text(let s) = self { return s }
         return nil
+    }
+
+    package var bytes: [UInt8]? {
+        switch self {
+        case .blob(let b): b
+        case .text(let s): Array(s.utf8)
+        default: nil
+        }
     }
 }

@@ -1,0 +1,120 @@
+import BridgeCore
+import Foundation
+
+/// The web console's queries: a page of deliveries, one delivery with its request and records, activity per
+/// source, and discarding dead letters.
+extension SQLiteDeliveryStore {
+    public func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws
+        -> [DeliverySummary]
+    {
+        try await perform { db in
+            var clauses: [String] = []
+            var values: [SQLiteValue] = []
+            if let before {
+                clauses.append("id < ?")
+                values.append(.integer(before))
+            }
+            if let source {
+                clauses.append("source = ?")
+                values.append(.text(source))
+            }
+            if let status {
+                clauses.append("status = ?")
+                values.append(.text(status))
+            }
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            values.append(.int(max(0, limit)))
+            return try db.query(
+                "SELECT \(Self.deliveryColumns) FROM deliveries \(filter) ORDER BY id DESC LIMIT ?", values
+            ).compactMap(SQLiteDeliveryStore.summary)
+        }
+    }
+
+    public func deliveryDetail(id: Int64) async throws -> DeliveryDetail? {
+        try await perform { db in
+            guard
+                let row = try db.first(
+                    "SELECT \(Self.deliveryColumns), client_address, headers, body, body_size FROM deliveries WHERE id = ?",
+                    [.integer(id)]),
+                let summary = SQLiteDeliveryStore.summary(Array(row.prefix(9)))
+            else { return nil }
+            var request: StoredRequest?
+            if row.count == 13, row[10] != .null || row[11] != .null {
+                let body = row[11].bytes ?? []
+                request = StoredRequest(
+                    clientAddress: row[9].text, headers: StoredRequest.headers(fromJSON: row[10].text ?? "[]"),
+                    body: body, bodySize: Int(row[12].integer ?? Int64(body.count)))
+            }
+            let records = try db.query(
+                """
+                SELECT o.id, o.kind, o.state, o.attempts, o.last_error, o.record, o.updated_at,
+                       a.metric, a.aggregation, a.dimensions, a.hour
+                FROM outbox o LEFT JOIN aggregates a ON a.key = o.agg_key
+                WHERE o.delivery_id = ? ORDER BY o.id
+                """, [.integer(id)]
+            ).compactMap { r -> DeliveryDetail.Record? in
+                guard let rid = r[0].integer else { return nil }
+                let kind = r[1].text ?? ""
+                let text: String
+                if kind == "event" {
+                    text = r[5].text ?? ""
+                } else {
+                    text =
+                        "\(r[7].text ?? "?") (\(r[8].text ?? "?")) for the hour \(r[10].text ?? "?") \(r[9].text ?? "{}")"
+                }
+                return DeliveryDetail.Record(
+                    id: rid, kind: kind, state: r[2].text ?? "", attempts: Int(r[3].integer ?? 0), lastError: r[4].text,
+                    record: text, updatedAt: Date(timeIntervalSince1970: r[6].real ?? 0))
+            }
+            return DeliveryDetail(summary: summary, request: request, records: records)
+        }
+    }
+
+    public func activity(since: Date, now: Date) async throws -> [SourceActivity] {
+        try await perform { db in
+            let start = since.timeIntervalSince1970
+            let hours = max(1, Int((now.timeIntervalSince1970 - start) / 3600.0.rounded(.up)))
+            var bySource: [String: SourceActivity] = [:]
+            for row in try db.query(
+                """
+                SELECT source, status, CAST((received_at - ?) / 3600 AS INTEGER), COUNT(*)
+                FROM deliveries WHERE received_at >= ? GROUP BY 1, 2, 3
+                """, [.real(start), .real(start)])
+            {
+                guard let source = row[0].text, let status = row[1].text, let hour = row[2].integer,
+                    let count = row[3].integer
+                else { continue }
+                var a =
+                    bySource[source]
+                    ?? SourceActivity(
+                        source: source, counts: [:], hourly: Array(repeating: 0, count: hours), lastReceivedAt: nil)
+                a.counts[status, default: 0] += Int(count)
+                let h = Int(min(max(0, hour), Int64(hours - 1)))
+                a.hourly[h] += Int(count)
+                bySource[source] = a
+            }
+            for row in try db.query("SELECT source, MAX(received_at) FROM deliveries GROUP BY source") {
+                guard let source = row[0].text, let last = row[1].real else { continue }
+                var a =
+                    bySource[source]
+                    ?? SourceActivity(
+                        source: source, counts: [:], hourly: Array(repeating: 0, count: hours), lastReceivedAt: nil)
+                a.lastReceivedAt = Date(timeIntervalSince1970: last)
+                bySource[source] = a
+            }
+            return bySource.values.sorted { $0.source < $1.source }
+        }
+    }
+
+    public func discardDeadLetters(_ ids: [Int64]) async throws -> Int {
+        try await transaction { db in
+            var count = 0
+            for id in ids {
+                count += try db.query(
+                    "DELETE FROM outbox WHERE id = ? AND state = 'dead' RETURNING id", [.integer(id)]
+                ).count
+            }
+            return count
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import BridgeCore
+import Foundation
+
+/// What the console shows of a webhook's request: kept with its delivery, with sensitive header values masked
+/// before they are stored and the body cut at `bodyLimit` bytes.
+public struct StoredRequest: Sendable, Equatable {
+    /// The most of a body kept (64 KiB).
+    public static let bodyLimit = 64 * 1024
+    /// What a masked header value is replaced with.
+    public static let mask = "••••••"
+    /// Words that make a header's value secret when its name contains one of them (case-insensitive).
+    public static let sensitiveWords = ["signature", "token", "authorization", "secret", "key", "cookie", "password"]
+
+    public var clientAddress: String?
+    /// Name and value pairs in the order received; sensitive values are masked.
+    public var headers: [[String]]
+    /// The body's first `bodyLimit` bytes.
+    public var body: [UInt8]
+    /// The body's full size in bytes.
+    public var bodySize: Int
+
+    public var truncated: Bool { bodySize > body.count }
+
+    /// Keeps `headers` with sensitive values masked and the first `bodyLimit` bytes of `body`.
+    public init(clientAddress: String?, headers: [(String, String)], body: [UInt8]) {
+        self.clientAddress = clientAddress
+        self.headers = headers.map { [$0.0, StoredRequest.isSensitive($0.0) ? StoredRequest.mask : $0.1] }
+        self.body = body.count > StoredRequest.bodyLimit ? Array(body.prefix(StoredRequest.bodyLimit)) : body
+        self.bodySize = body.count
+    }
+
+    /// As read back from a store.
+    public init(clientAddress: String?, headers: [[String]], body: [UInt8], bodySize: Int) {
+        self.clientAddress = clientAddress
+        self.headers = headers
+        self.body = body
+        self.bodySize = bodySize
+    }
+
+    /// True when a header of this name carries a secret (its value is never stored nor shown).
+    public static func isSensitive(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return sensitiveWords.contains { lowered.contains($0) }
+    }
+
+    /// The headers as JSON text (an array of `[name, value]` pairs), as stored.
+    public var headersJSON: String {
+        JSONValue.array(headers.map { .array($0.map { JSONValue.string($0) }) }).json
+    }
+
+    /// Reads `headersJSON` back.
+    public static func headers(fromJSON text: String) -> [[String]] {
+        guard case .array(let pairs)? = try? JSONValue.parse(Array(text.utf8)) else { return [] }
+        return pairs.compactMap { pair in
+            guard case .array(let items) = pair else { return nil }
+            let strings = items.compactMap { item -> String? in
+                if case .string(let s) = item { return s }
+                return nil
+            }
+            return strings.count == 2 ? strings : nil
+        }
+    }
+}
