@@ -18,6 +18,10 @@ public final class RuleReloader: Service {
     let watch: Bool
     let interval: Duration
     private let wakeSignal = WakeSignal()
+    private let last = Mutex<ReloadAttempt?>(nil)
+
+    /// The last reload attempt since start-up; nil when none was made.
+    public var lastAttempt: ReloadAttempt? { last.withLock { $0 } }
 
     public init(
         path: String, loader: RuleLoader, rules: RuleSet, metrics: BridgeMetrics, logger: Logger, watch: Bool,
@@ -57,6 +61,9 @@ public final class RuleReloader: Service {
     @discardableResult
     public func reload(reason: String) -> [Diagnostic] {
         let result = loader.load(path: path)
+        let attempt = ReloadAttempt(
+            at: Date(), reason: reason, applied: !result.diagnostics.hasErrors, diagnostics: result.diagnostics.sorted)
+        last.withLock { $0 = attempt }
         if result.diagnostics.hasErrors {
             metrics.reload(result: "failed")
             let listing = result.diagnostics.map(\.description).joined(separator: "\n")
