@@ -103,9 +103,10 @@ public final class Bridge: Sendable {
         self.reloader = reloader
 
         let router = Router(context: BridgeRequestContext.self)
+        let duplicates = DuplicateCounter()
         WebhookController(
             ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,
-            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent)
+            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent), duplicates: duplicates
         ).addRoutes(to: router)
         HealthController(
             store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
@@ -114,6 +115,11 @@ public final class Bridge: Sendable {
             AdminController(
                 store: store, rules: rules, token: token, dryRunClient: dryRunClient, forwarder: forwarder,
                 refusals: ingestor.refusals
+            ).addRoutes(to: router)
+            // The web console (docs/console.md): only with the admin token, which is its sign-in.
+            try ConsoleController(
+                store: store, rules: rules, token: token, forwarder: forwarder, refusals: ingestor.refusals,
+                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun
             ).addRoutes(to: router)
         }
         let app = Application(

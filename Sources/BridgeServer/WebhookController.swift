@@ -19,6 +19,8 @@ struct WebhookController {
     let metrics: BridgeMetrics
     let maxBodyBytes: Int
     let concurrency: ConcurrencyLimit
+    /// Duplicates per source since start-up (they are not stored), for the console.
+    var duplicates = DuplicateCounter()
 
     func addRoutes(to router: Router<BridgeRequestContext>) {
         router.post("/hooks/:source") { request, context in try await self.handle(request, context, subpath: "") }
@@ -71,6 +73,7 @@ struct WebhookController {
             query: IncomingRequest.parseQuery(request.uri.query), headers: headers, body: body,
             clientAddress: context.remoteAddress, receivedAt: Date())
         let outcome = await ingestor.ingest(incoming, subpath: subpath)
+        if outcome.kind == .duplicate { duplicates.add(source: source) }
         let elapsed = (ContinuousClock.now - started).components
         metrics.observeWebhookDuration(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         return Self.response(outcome)

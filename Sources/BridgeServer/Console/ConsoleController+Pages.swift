@@ -1,0 +1,188 @@
+import BridgeCore
+import BridgeDelivery
+import BridgeMapping
+import Foundation
+import Hummingbird
+
+/// The console's pages: the values each template is rendered with.
+extension ConsoleController {
+    func overview(_ session: SignedIn) async throws -> Response {
+        let now = Date()
+        let since = now.addingTimeInterval(-86400)
+        let stats = try await store.stats(now: now)
+        let activity = Dictionary(
+            try await store.activity(since: since, now: now).map { ($0.source, $0) }, uniquingKeysWith: { a, _ in a })
+        var refused: [String: Int] = [:]
+        for entry in refusals.recent(limit: refusals.capacity) where entry.at >= since {
+            refused[entry.source, default: 0] += 1
+        }
+        let sources: [[String: Any]] = rules.snapshot.sources.values.sorted { $0.name < $1.name }.map { s in
+            let a = activity[s.name]
+            let hourly = a?.hourly ?? Array(repeating: 0, count: 24)
+            let peak = max(1, hourly.max() ?? 0)
+            let firstHour = since
+            let bars: [[String: Any]] = hourly.enumerated().compactMap { i, n in
+                guard n > 0 else { return nil }
+                let height = max(1, Double(n) / Double(peak) * 55)
+                let start = firstHour.addingTimeInterval(Double(i) * 3600)
+                return [
+                    "x": String(i * 10 + 1), "y": String(format: "%.1f", 59 - height),
+                    "height": String(format: "%.1f", height),
+                    "label": "\(n) from \(ConsoleFormat.time(start))",
+                ]
+            }
+            var values: [String: Any] = [
+                "name": s.name, "enabled": s.disabledReason == nil && s.verifier != nil,
+                "accepted": a?.counts["accepted"] ?? 0, "ignored": a?.counts["ignored"] ?? 0,
+                "rejected": a?.counts["rejected"] ?? 0, "refused": refused[s.name] ?? 0,
+                "duplicates": duplicates.count(source: s.name),
+                "lastDelivery": a?.lastReceivedAt.map(ConsoleFormat.time) ?? "none stored",
+                "bars": bars, "peak": hourly.max() ?? 0,
+            ]
+            if let reason = s.disabledReason ?? (s.verifier == nil ? "no verification configured" : nil) {
+                values["disabledReason"] = reason
+            }
+            return values
+        }
+        var values: [String: Any] = [
+            "sources": sources, "paused": forwarder.isPaused, "dryRunState": dryRun,
+            "pending": stats.pending + stats.inflight, "inflight": stats.inflight, "dead": stats.dead,
+            "oldestPending": stats.pending + stats.inflight == 0
+                ? "nothing pending" : ConsoleFormat.duration(stats.oldestPendingAge),
+            "refusalCapacity": refusals.capacity, "startedAt": ConsoleFormat.time(startedAt),
+        ]
+        if let error = forwarder.lastError { values["lastError"] = error }
+        return page("overview", title: "Overview", signedIn: session, values)
+    }
+
+    func deliveries(_ request: Request, _ session: SignedIn) async throws -> Response {
+        let query = request.uri.queryParameters
+        let source = query.get("source").flatMap { $0.isEmpty ? nil : $0 }
+        let status = query.get("status").flatMap { $0.isEmpty ? nil : $0 }
+        let before = query.get("before", as: Int64.self)
+        let rows = try await store.deliveries(
+            before: before, limit: Self.pageSize + 1, source: source, status: status)
+        let shown = rows.prefix(Self.pageSize)
+        var values: [String: Any] = [
+            "rows": shown.map { d -> [String: Any] in
+                [
+                    "id": String(d.id), "received": ConsoleFormat.time(d.receivedAt), "source": d.source,
+                    "status": d.status, "httpStatus": d.httpStatus, "events": d.events, "metrics": d.metrics,
+                ]
+            },
+            "filtered": source != nil || status != nil,
+            "sourceOptions": rules.snapshot.sources.keys.sorted().map { s -> [String: Any] in
+                ["value": s, "selected": s == source]
+            },
+            "statusOptions": [String](["accepted", "ignored", "rejected"]).map { s -> [String: Any] in
+                ["value": s, "selected": s == status]
+            },
+        ]
+        if rows.count > Self.pageSize, let last = shown.last {
+            var items = [URLQueryItem(name: "before", value: String(last.id))]
+            if let source { items.append(URLQueryItem(name: "source", value: source)) }
+            if let status { items.append(URLQueryItem(name: "status", value: status)) }
+            var components = URLComponents()
+            components.path = "/ui/deliveries"
+            components.queryItems = items
+            values["older"] = components.string ?? "/ui/deliveries"
+        }
+        return page("deliveries", title: "Deliveries", signedIn: session, values)
+    }
+
+    func delivery(_ id: Int64?, _ session: SignedIn) async throws -> Response {
+        guard let id, let detail = try await store.deliveryDetail(id: id) else { return notFound() }
+        let d = detail.summary
+        var values: [String: Any] = [
+            "id": String(d.id), "received": ConsoleFormat.time(d.receivedAt), "source": d.source, "status": d.status,
+            "httpStatus": d.httpStatus, "clientAddress": detail.request?.clientAddress ?? "unknown",
+            "noRequest": detail.request == nil,
+        ]
+        if let key = d.deliveryKey { values["deliveryKey"] = key }
+        if let request = detail.request {
+            values["headers"] = request.headers.map { pair -> [String: Any] in
+                let masked = StoredRequest.isSensitive(pair[0])
+                return ["name": pair[0], "value": masked ? StoredRequest.mask : pair[1], "masked": masked]
+            }
+            values["body"] = ConsoleFormat.body(request.body, truncated: request.truncated)
+            values["truncated"] = request.truncated
+            values["kept"] = request.body.count
+            values["size"] = request.bodySize
+        }
+        if let e = d.explanation {
+            values["rules"] = e.rules.map { t -> [String: Any] in
+                var rule: [String: Any] = [
+                    "rule": t.rule, "matched": t.matched, "events": t.events, "metrics": t.metrics,
+                    "checks": t.checks.map { c -> [String: Any] in
+                        [
+                            "path": c.path, "expectation": c.expectation, "seen": c.seen ?? "(absent)",
+                            "passed": c.passed,
+                        ]
+                    },
+                ]
+                if let items = t.items { rule["items"] = String(items) }
+                return rule
+            }
+            values["rejected"] = e.rejected.map { ["rule": $0.rule, "reason": $0.reason] }
+            values["notes"] = e.notes
+        }
+        values["records"] = detail.records.map { r -> [String: Any] in
+            var record: [String: Any] = [
+                "id": String(r.id), "kind": r.kind, "state": r.state, "attempts": r.attempts, "record": r.record,
+                "stateText": ConsoleFormat.state(r.state, dryRun: dryRun),
+            ]
+            if let error = r.lastError { record["lastError"] = error }
+            return record
+        }
+        return page("delivery", title: "Delivery \(d.id)", signedIn: session, values)
+    }
+
+    func deadLetters(_ request: Request, _ session: SignedIn) async throws -> Response {
+        let notice: String? =
+            switch request.uri.queryParameters.get("done") {
+            case "retried": "The record is back in the outbox and will be sent again."
+            case "discarded": "The dead letter was discarded."
+            case "gone": "That dead letter is no longer there."
+            default: nil
+            }
+        let letters = try await store.deadLetters(limit: 200).map { l -> [String: Any] in
+            var letter: [String: Any] = [
+                "id": String(l.id), "kind": l.kind, "reason": l.reason, "attempts": l.attempts,
+                "updated": ConsoleFormat.time(l.updatedAt), "record": l.record, "csrf": session.csrf,
+            ]
+            if let delivery = l.deliveryId { letter["deliveryId"] = String(delivery) }
+            return letter
+        }
+        return page("dead-letters", title: "Dead letters", signedIn: session, notice: notice, ["letters": letters])
+    }
+
+    func rulesPage(_ session: SignedIn) -> Response {
+        let snapshot = rules.snapshot
+        let sources = snapshot.sources.values.sorted { $0.name < $1.name }
+        let files = (snapshot.files.isEmpty ? Array(Set(sources.map(\.file))).sorted() : snapshot.files).map {
+            file -> [String: Any] in
+            [
+                "file": file,
+                "sources": sources.filter { $0.file == file }.map { s -> [String: Any] in
+                    var source: [String: Any] = [
+                        "name": s.name, "enabled": s.disabledReason == nil && s.verifier != nil,
+                        "disabledReason": s.disabledReason ?? "no verification configured",
+                        "rules": s.rules.map { r -> [String: Any] in
+                            ["name": r.name, "line": r.line, "events": r.events.count, "metrics": r.metrics.count]
+                        },
+                    ]
+                    if let preset = s.preset { source["preset"] = preset }
+                    return source
+                },
+            ]
+        }
+        var values: [String: Any] = ["files": files, "loadedAt": ConsoleFormat.time(snapshot.loadedAt)]
+        if let attempt = reloader.lastAttempt {
+            values["attempt"] = [
+                "at": ConsoleFormat.time(attempt.at), "reason": attempt.reason, "applied": attempt.applied,
+                "diagnostics": attempt.diagnostics.map { ["severity": $0.severity.rawValue, "text": $0.description] },
+            ]
+        }
+        return page("rules", title: "Rule files", signedIn: session, values)
+    }
+}

@@ -1,0 +1,230 @@
+import BridgeCore
+import BridgeDelivery
+import BridgeMapping
+import BridgeVerification
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// The web console under `/ui/`, on only when `BRIDGE_ADMIN_TOKEN` is set (docs/console.md).
+///
+/// Sign-in with the admin token starts a session kept in memory (`ConsoleSessions`); every page needs one, every
+/// action is a POST form carrying the session's CSRF token. Pages are rendered on the server from Mustache
+/// templates that escape every value; no page needs JavaScript or loads anything from another origin.
+struct ConsoleController {
+    static let cookieName = "bridge_console"
+    static let pageSize = 50
+
+    let store: any DeliveryStore
+    let rules: RuleSet
+    let token: Secret
+    let forwarder: Forwarder
+    let refusals: RefusalLog
+    let duplicates: DuplicateCounter
+    let reloader: RuleReloader
+    let dryRun: Bool
+    let sessions: ConsoleSessions
+    let library: MustacheLibrary
+    let startedAt: Date
+
+    init(
+        store: any DeliveryStore, rules: RuleSet, token: Secret, forwarder: Forwarder, refusals: RefusalLog,
+        duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init()
+    ) throws {
+        self.store = store
+        self.rules = rules
+        self.token = token
+        self.forwarder = forwarder
+        self.refusals = refusals
+        self.duplicates = duplicates
+        self.reloader = reloader
+        self.dryRun = dryRun
+        self.sessions = sessions
+        self.library = try ConsoleTemplates.library()
+        self.startedAt = Date()
+    }
+
+    /// A signed-in request: its session id and CSRF token.
+    struct SignedIn {
+        var id: String
+        var csrf: String
+    }
+
+    func addRoutes(to router: Router<BridgeRequestContext>) {
+        let group = router.group("/ui").add(middleware: ConsoleHeadersMiddleware())
+        group.get("/static/console.css") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: ConsoleTemplates.css)))
+        }
+        group.get("/login") { request, _ in
+            if signedIn(request) != nil { return Self.redirect("/ui/") }
+            return page("login", title: "Sign in", signedIn: nil, ["error": false])
+        }
+        group.post("/login") { request, _ in try await login(request) }
+        group.post("/logout") { request, _ in
+            try await action(request) { session, _ in
+                sessions.end(session.id)
+                var response = Self.redirect("/ui/login")
+                response.headers[.setCookie] = "\(Self.cookieName)=; Max-Age=0; Path=/ui; HttpOnly; SameSite=Strict"
+                return response
+            }
+        }
+        group.get("/") { request, _ in
+            try await view(request) { session in try await overview(session) }
+        }
+        group.get("/deliveries") { request, _ in
+            try await view(request) { session in try await deliveries(request, session) }
+        }
+        group.get("/deliveries/:id") { request, context in
+            try await view(request) { session in
+                try await delivery(context.parameters.get("id", as: Int64.self), session)
+            }
+        }
+        group.get("/dead-letters") { request, _ in
+            try await view(request) { session in try await deadLetters(request, session) }
+        }
+        group.post("/dead-letters/:id/retry") { request, context in
+            try await action(request) { _, _ in
+                guard let id = context.parameters.get("id", as: Int64.self) else { return notFound() }
+                let n = try await store.replayDeadLetters([id], now: Date())
+                if n > 0 { forwarder.notify() }
+                return Self.redirect("/ui/dead-letters?done=\(n > 0 ? "retried" : "gone")")
+            }
+        }
+        group.post("/dead-letters/:id/discard") { request, context in
+            try await action(request) { _, _ in
+                guard let id = context.parameters.get("id", as: Int64.self) else { return notFound() }
+                let n = try await store.discardDeadLetters([id])
+                return Self.redirect("/ui/dead-letters?done=\(n > 0 ? "discarded" : "gone")")
+            }
+        }
+        group.get("/rules") { request, _ in
+            try await view(request) { session in rulesPage(session) }
+        }
+    }
+
+    // MARK: sign-in, sessions, CSRF
+
+    /// The session of the request's cookie, if it is live.
+    func signedIn(_ request: Request) -> SignedIn? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1)
+                guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == Self.cookieName else {
+                    continue
+                }
+                let id = pair[1].trimmingCharacters(in: .whitespaces)
+                if let csrf = sessions.csrf(for: id, now: Date()) { return SignedIn(id: id, csrf: csrf) }
+            }
+        }
+        return nil
+    }
+
+    /// True when the request came over TLS (directly or, behind a proxy, as `X-Forwarded-Proto: https`).
+    static func overTLS(_ request: Request) -> Bool {
+        if request.uri.scheme == .https { return true }
+        let forwarded = HTTPField.Name("X-Forwarded-Proto").flatMap { request.headers[$0] } ?? ""
+        return forwarded.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+    }
+
+    static func form(_ request: Request) async throws -> [String: String]? {
+        var request = request
+        guard let buffer = try? await request.collectBody(upTo: 64 * 1024) else { return nil }
+        var form: [String: String] = [:]
+        for (name, value) in FormDecoding.pairs(String(buffer: buffer)) where form[name] == nil { form[name] = value }
+        return form
+    }
+
+    func login(_ request: Request) async throws -> Response {
+        let form = try await Self.form(request) ?? [:]
+        let presented = form["token"] ?? ""
+        guard !presented.isEmpty, Crypto.secretEquals(Array(presented.utf8), token.bytes) else {
+            var response = page(
+                "login", title: "Sign in", signedIn: nil, ["error": "That token is not the admin token."])
+            response.status = .unauthorized
+            return response
+        }
+        let session = sessions.create(now: Date())
+        var response = Self.redirect("/ui/")
+        var cookie =
+            "\(Self.cookieName)=\(session.id); Max-Age=\(Int(ConsoleSessions.lifetime)); Path=/ui; HttpOnly; SameSite=Strict"
+        if Self.overTLS(request) { cookie += "; Secure" }
+        response.headers[.setCookie] = cookie
+        return response
+    }
+
+    /// A page that needs a session: without one, a redirect to the sign-in form.
+    func view(_ request: Request, _ render: (SignedIn) async throws -> Response) async throws -> Response {
+        guard let session = signedIn(request) else { return Self.redirect("/ui/login") }
+        return try await render(session)
+    }
+
+    /// An action: a POST form from a signed-in session carrying its CSRF token (checked in constant time).
+    func action(_ request: Request, _ perform: (SignedIn, [String: String]) async throws -> Response) async throws
+        -> Response
+    {
+        guard let session = signedIn(request) else { return Self.redirect("/ui/login") }
+        guard let form = try await Self.form(request),
+            sessions.checkCSRF(id: session.id, presented: form["csrf"] ?? "", now: Date())
+        else {
+            var response = page(
+                "login", title: "Refused", signedIn: session,
+                ["error": "This form was refused: its CSRF token is missing or wrong. Reload the page and try again."])
+            response.status = .forbidden
+            return response
+        }
+        return try await perform(session, form)
+    }
+
+    // MARK: responses
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+
+    func notFound() -> Response {
+        var response = page("login", title: "Not found", signedIn: nil, ["error": "Not found."])
+        response.status = .notFound
+        return response
+    }
+
+    /// Renders a template with the header's values (title, session, dry run, notice) added to `values`.
+    func page(
+        _ template: String, title: String, signedIn: SignedIn?, notice: String? = nil, _ values: [String: Any]
+    ) -> Response {
+        var context = values
+        context["title"] = title
+        context["signedIn"] = signedIn != nil
+        context["csrf"] = signedIn?.csrf ?? ""
+        context["dryRun"] = dryRun
+        context["notice"] = notice ?? false
+        let html = library.render(context, withTemplate: template) ?? "template \(template) is missing"
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
+
+/// The headers of every console response: no framing, no referrer, no caching, nothing from another origin.
+struct ConsoleHeadersMiddleware: RouterMiddleware {
+    typealias Context = BridgeRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] = "default-src 'self'"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
