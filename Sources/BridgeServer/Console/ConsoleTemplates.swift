@@ -61,9 +61,8 @@ enum ConsoleTemplates {
         <h3><a href="/ui/deliveries?source={{name}}">{{name}}</a>
         {{#enabled}}<span class="ok">enabled</span>{{/enabled}}{{^enabled}}<span class="bad">disabled</span>{{/enabled}}</h3>
         {{#disabledReason}}<p class="bad">{{disabledReason}}</p>{{/disabledReason}}
-        <table class="counts"><tr><th>accepted</th><th>ignored</th><th>rejected</th><th>refused</th><th>duplicate</th></tr>
-        <tr><td>{{accepted}}</td><td>{{ignored}}</td><td>{{rejected}}</td><td>{{refused}}</td><td>{{duplicates}}</td></tr>
-        </table>
+        <ul class="counts"><li><b>{{accepted}}</b> accepted</li><li><b>{{ignored}}</b> ignored</li>
+        <li><b>{{rejected}}</b> rejected</li><li><b>{{refused}}</b> refused</li><li><b>{{duplicates}}</b> duplicate</li></ul>
         <p>Last delivery: {{lastDelivery}}</p>
         <svg class="chart" viewBox="0 0 240 60" role="img" aria-label="deliveries per hour, last 24 hours">
         <title>{{name}}: deliveries per hour, last 24 hours (peak {{peak}})</title>
@@ -195,8 +194,9 @@ enum ConsoleTemplates {
         .facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
         .facts dd { margin: 0; overflow-wrap: anywhere; }
         table { border-collapse: collapse; }
-        .list td, .list th, .counts td, .counts th { padding: .25rem .6rem; border-bottom: 1px solid #8883;
+        .list td, .list th { padding: .25rem .6rem; border-bottom: 1px solid #8883;
           text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+        ul.counts { display: flex; flex-wrap: wrap; gap: .3rem 1rem; list-style: none; padding: 0; }
         .scroll { overflow-x: auto; }
         .masked { color: var(--muted); }
         pre.body { white-space: pre-wrap; overflow-wrap: anywhere; background: #8881; padding: .6rem;
