@@ -77,11 +77,11 @@ extension SQLiteDeliveryStore {
             var bySource: [String: SourceActivity] = [:]
             for row in try db.query(
                 """
-                SELECT source, status, CAST((received_at - ?) / 3600 AS INTEGER), COUNT(*)
+                SELECT source, status, CAST((? - received_at) / 3600 AS INTEGER), COUNT(*)
                 FROM deliveries WHERE received_at >= ? GROUP BY 1, 2, 3
-                """, [.real(start), .real(start)])
+                """, [.real(now.timeIntervalSince1970), .real(start)])
             {
-                guard let source = row[0].text, let status = row[1].text, let hour = row[2].integer,
+                guard let source = row[0].text, let status = row[1].text, let age = row[2].integer,
                     let count = row[3].integer
                 else { continue }
                 var a =
@@ -89,7 +89,8 @@ extension SQLiteDeliveryStore {
                     ?? SourceActivity(
                         source: source, counts: [:], hourly: Array(repeating: 0, count: hours), lastReceivedAt: nil)
                 a.counts[status, default: 0] += Int(count)
-                let h = Int(min(max(0, hour), Int64(hours - 1)))
+                // The last bucket is the hour up to `now`; older hours before it.
+                let h = hours - 1 - Int(min(max(0, age), Int64(hours - 1)))
                 a.hourly[h] += Int(count)
                 bySource[source] = a
             }

@@ -5,7 +5,7 @@ public struct SourceActivity: Sendable, Equatable {
     public var source: String
     /// Deliveries by status (`accepted`, `ignored`, `rejected`) within the window.
     public var counts: [String: Int]
-    /// Deliveries per hour within the window, oldest hour first.
+    /// Deliveries per hour within the window, oldest hour first; the last is the hour up to now.
     public var hourly: [Int]
     /// The newest delivery of this source ever stored (not only within the window).
     public var lastReceivedAt: Date?

@@ -20,11 +20,10 @@ extension ConsoleController {
             let a = activity[s.name]
             let hourly = a?.hourly ?? Array(repeating: 0, count: 24)
             let peak = max(1, hourly.max() ?? 0)
-            let firstHour = since
             let bars: [[String: Any]] = hourly.enumerated().compactMap { i, n in
                 guard n > 0 else { return nil }
                 let height = max(1, Double(n) / Double(peak) * 55)
-                let start = firstHour.addingTimeInterval(Double(i) * 3600)
+                let start = now.addingTimeInterval(-Double(hourly.count - i) * 3600)
                 return [
                     "x": String(i * 10 + 1), "y": String(format: "%.1f", 59 - height),
                     "height": String(format: "%.1f", height),
