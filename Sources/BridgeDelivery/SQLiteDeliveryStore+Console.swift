@@ -75,10 +75,12 @@ extension SQLiteDeliveryStore {
             let start = since.timeIntervalSince1970
             let hours = max(1, Int((now.timeIntervalSince1970 - start) / 3600.0.rounded(.up)))
             var bySource: [String: SourceActivity] = [:]
+            // Through the covering index on (received_at, source, status): without it the planner may prefer the
+            // (source, id) index and read every row of the table, bodies included (100 ms at 100,000 deliveries).
             for row in try db.query(
                 """
                 SELECT source, status, CAST((? - received_at) / 3600 AS INTEGER), COUNT(*)
-                FROM deliveries WHERE received_at >= ? GROUP BY 1, 2, 3
+                FROM deliveries INDEXED BY deliveries_received WHERE received_at >= ? GROUP BY 1, 2, 3
                 """, [.real(now.timeIntervalSince1970), .real(start)])
             {
                 guard let source = row[0].text, let status = row[1].text, let age = row[2].integer,
@@ -94,7 +96,14 @@ extension SQLiteDeliveryStore {
                 a.hourly[h] += Int(count)
                 bySource[source] = a
             }
-            for row in try db.query("SELECT source, MAX(received_at) FROM deliveries GROUP BY source") {
+            // The newest delivery of each source through the (source, id) index: no scan of the table, whose rows
+            // carry bodies.
+            for row in try db.query(
+                """
+                SELECT d.source, d.received_at FROM deliveries d
+                JOIN (SELECT source, MAX(id) AS id FROM deliveries GROUP BY source) m ON d.id = m.id
+                """)
+            {
                 guard let source = row[0].text, let last = row[1].real else { continue }
                 var a =
                     bySource[source]

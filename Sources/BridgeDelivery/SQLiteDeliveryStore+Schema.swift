@@ -69,13 +69,14 @@ extension SQLiteDeliveryStore {
         """
 
     /// Version 2: each delivery keeps its request for the console (client address, headers with sensitive values
-    /// masked, the body's first 64 KiB and its full size); an index on the time received for the overview.
+    /// masked, the body's first 64 KiB and its full size); an index on the time received (covering source and
+    /// status) for the overview.
     static let schemaVersion2 = """
         ALTER TABLE deliveries ADD COLUMN client_address TEXT;
         ALTER TABLE deliveries ADD COLUMN headers TEXT;
         ALTER TABLE deliveries ADD COLUMN body BLOB;
         ALTER TABLE deliveries ADD COLUMN body_size INTEGER;
-        CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
+        CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at, source, status);
         """
 
     static func migrate(_ db: SQLiteDatabase, logger: Logger) throws {
