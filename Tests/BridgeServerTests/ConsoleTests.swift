@@ -89,7 +89,9 @@ struct ConsoleTests {
     @Test func pagesRedirectToTheSignInFormWithoutASession() async throws {
         let h = try await Self.harness()
         let b = Browser(port: h.port)
-        for path in ["/ui/", "/ui/deliveries", "/ui/deliveries/1", "/ui/dead-letters", "/ui/rules"] {
+        for path in [
+            "/ui", "/ui/", "/ui/deliveries", "/ui/deliveries/1", "/ui/dead-letters", "/ui/rules", "/ui/nothing/here",
+        ] {
             let page = try await b.get(path)
             #expect(page.status == 303, "\(path)")
             #expect(page.headers["Location"].first == "/ui/login", "\(path)")
@@ -235,6 +237,11 @@ struct ConsoleTests {
             ], body: deployBody(service: hostile))
         #expect(answer.status == 202)
         _ = try await b.signIn()
+        #expect(try await b.get("/ui/nothing/here").status == 404)
+        let missing = try await b.get("/ui/deliveries/999")
+        #expect(missing.status == 404)
+        #expect(missing.text.contains("Sign out"))
+        #expect(!missing.headers["Content-Security-Policy"].isEmpty)
         let list = try await b.get("/ui/deliveries")
         #expect(list.text.contains("href=\"/ui/deliveries/1\""))
         let page = try await b.get("/ui/deliveries/1")

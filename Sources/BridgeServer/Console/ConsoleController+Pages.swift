@@ -90,7 +90,7 @@ extension ConsoleController {
     }
 
     func delivery(_ id: Int64?, _ session: SignedIn) async throws -> Response {
-        guard let id, let detail = try await store.deliveryDetail(id: id) else { return notFound() }
+        guard let id, let detail = try await store.deliveryDetail(id: id) else { return notFound(session) }
         let d = detail.summary
         var values: [String: Any] = [
             "id": String(d.id), "received": ConsoleFormat.time(d.receivedAt), "source": d.source, "status": d.status,

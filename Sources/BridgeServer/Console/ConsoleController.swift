@@ -87,22 +87,26 @@ struct ConsoleController {
             try await view(request) { session in try await deadLetters(request, session) }
         }
         group.post("/dead-letters/:id/retry") { request, context in
-            try await action(request) { _, _ in
-                guard let id = context.parameters.get("id", as: Int64.self) else { return notFound() }
+            try await action(request) { session, _ in
+                guard let id = context.parameters.get("id", as: Int64.self) else { return notFound(session) }
                 let n = try await store.replayDeadLetters([id], now: Date())
                 if n > 0 { forwarder.notify() }
                 return Self.redirect("/ui/dead-letters?done=\(n > 0 ? "retried" : "gone")")
             }
         }
         group.post("/dead-letters/:id/discard") { request, context in
-            try await action(request) { _, _ in
-                guard let id = context.parameters.get("id", as: Int64.self) else { return notFound() }
+            try await action(request) { session, _ in
+                guard let id = context.parameters.get("id", as: Int64.self) else { return notFound(session) }
                 let n = try await store.discardDeadLetters([id])
                 return Self.redirect("/ui/dead-letters?done=\(n > 0 ? "discarded" : "gone")")
             }
         }
         group.get("/rules") { request, _ in
             try await view(request) { session in rulesPage(session) }
+        }
+        // Anything else under /ui: the sign-in form without a session, else "not found", with the console's headers.
+        group.get("/**") { request, _ in
+            try await view(request) { session in notFound(session) }
         }
     }
 
@@ -171,8 +175,12 @@ struct ConsoleController {
             sessions.checkCSRF(id: session.id, presented: form["csrf"] ?? "", now: Date())
         else {
             var response = page(
-                "login", title: "Refused", signedIn: session,
-                ["error": "This form was refused: its CSRF token is missing or wrong. Reload the page and try again."])
+                "message", title: "Refused", signedIn: session,
+                [
+                    "error":
+                        "This form was refused: its CSRF token is missing or wrong. Reload the page and try again.",
+                    "back": "/ui/", "backText": "Overview",
+                ])
             response.status = .forbidden
             return response
         }
@@ -185,8 +193,10 @@ struct ConsoleController {
         Response(status: .seeOther, headers: [.location: location])
     }
 
-    func notFound() -> Response {
-        var response = page("login", title: "Not found", signedIn: nil, ["error": "Not found."])
+    func notFound(_ session: SignedIn? = nil) -> Response {
+        var response = page(
+            "message", title: "Not found", signedIn: session,
+            ["error": "There is nothing here.", "back": "/ui/", "backText": "Overview"])
         response.status = .notFound
         return response
     }

@@ -39,6 +39,14 @@ enum ConsoleTemplates {
         {{> footer}}
         """
 
+    static let message = """
+        {{> header}}
+        <h1>{{title}}</h1>
+        <p class="error">{{error}}</p>
+        <p><a href="{{back}}">{{backText}}</a></p>
+        {{> footer}}
+        """
+
     static let overview = """
         {{> header}}
         <h1>Overview</h1>
@@ -217,7 +225,7 @@ enum ConsoleTemplates {
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
         for (name, text) in [
-            ("header", header), ("footer", footer), ("login", login), ("overview", overview),
+            ("header", header), ("footer", footer), ("login", login), ("message", message), ("overview", overview),
             ("deliveries", deliveries), ("delivery", delivery), ("dead-letters", deadLetters), ("rules", rules),
         ] {
             try library.register(text, named: name)
