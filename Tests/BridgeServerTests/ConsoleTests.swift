@@ -287,6 +287,29 @@ struct ConsoleTests {
         await h.finish()
     }
 
+    @Test func theOverviewCountsRefusalsAndDuplicatesAndSaysWhyASourceIsDisabled() async throws {
+        let disabled = deployRules.replacingOccurrences(of: "source: deploys", with: "source: other")
+            .replacingOccurrences(of: "TEST_WEBHOOK_SECRET", with: "NOT_SET_SECRET")
+        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules, "other.yaml": disabled]) { c in
+            c.adminToken = Secret(ConsoleTests.adminToken)
+        }
+        try await h.start()
+        let b = Browser(port: h.port)
+        #expect(try await h.postGitHub(body: deployBody(), delivery: "same").status == 202)
+        #expect(try await h.postGitHub(body: deployBody(), delivery: "same").status == 200)
+        #expect(try await h.postGitHub(body: deployBody(), secret: "wrong").status == 401)
+        _ = try await b.signIn()
+        let page = try await b.get("/ui/")
+        #expect(page.text.contains("<b>1</b> accepted"))
+        #expect(page.text.contains("<b>1</b> refused"))
+        #expect(page.text.contains("<b>1</b> duplicate"))
+        #expect(page.text.contains("disabled"))
+        #expect(page.text.contains("NOT_SET_SECRET"))
+        #expect(page.text.contains("since start-up"))
+        await b.close()
+        await h.finish()
+    }
+
     @Test func theRulesPageShowsARefusedReloadWithItsPosition() async throws {
         let h = try await Self.harness()
         let b = Browser(port: h.port)

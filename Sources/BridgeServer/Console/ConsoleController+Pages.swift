@@ -38,6 +38,7 @@ extension ConsoleController {
                 "lastDelivery": a?.lastReceivedAt.map(ConsoleFormat.time) ?? "none stored",
                 "bars": bars, "peak": hourly.max() ?? 0,
             ]
+            if s.verifier?.scheme == .unverified { values["unverified"] = true }
             if let reason = s.disabledReason ?? (s.verifier == nil ? "no verification configured" : nil) {
                 values["disabledReason"] = reason
             }

@@ -69,6 +69,7 @@ enum ConsoleTemplates {
         <h3><a href="/ui/deliveries?source={{name}}">{{name}}</a>
         {{#enabled}}<span class="ok">enabled</span>{{/enabled}}{{^enabled}}<span class="bad">disabled</span>{{/enabled}}</h3>
         {{#disabledReason}}<p class="bad">{{disabledReason}}</p>{{/disabledReason}}
+        {{#unverified}}<p class="bad">accepts UNVERIFIED webhooks (verify: unverified)</p>{{/unverified}}
         <ul class="counts"><li><b>{{accepted}}</b> accepted</li><li><b>{{ignored}}</b> ignored</li>
         <li><b>{{rejected}}</b> rejected</li><li><b>{{refused}}</b> refused</li><li><b>{{duplicates}}</b> duplicate</li></ul>
         <p>Last delivery: {{lastDelivery}}</p>
