@@ -4,7 +4,7 @@ import BridgeVerification
 import Foundation
 
 /// The shipped rule files (`mappings/*.yaml`, or `$BRIDGE_FUZZ_MAPPINGS`), loaded once with every `${NAME}` set:
-/// `*_USER` to a user name, everything else to a secret in the `whsec_` form that every scheme accepts.
+/// `*_USER` to a user name, `*_TOPIC_ARN` to an SNS topic ARN, everything else to a secret in the `whsec_` form that every scheme accepts.
 private let sources: [SourceDefinition] = {
     let directory =
         ProcessInfo.processInfo.environment["BRIDGE_FUZZ_MAPPINGS"]
@@ -18,7 +18,11 @@ private let sources: [SourceDefinition] = {
         for reference in text.components(separatedBy: "${").dropFirst() {
             guard let end = reference.firstIndex(where: { $0 == "}" || $0 == ":" }) else { continue }
             let name = String(reference[..<end])
-            environment[name] = name.hasSuffix("_USER") ? "user" : "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
+            environment[name] =
+                name.hasSuffix("_USER")
+                ? "user"
+                : name.hasSuffix("_TOPIC_ARN")
+                    ? "arn:aws:sns:us-east-1:123456789012:fuzz" : "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
         }
     }
     let result = RuleLoader(environment: environment).load(path: directory)
