@@ -1,0 +1,121 @@
+import BridgeCloudthread
+import BridgeCore
+import Foundation
+import PostgresNIO
+
+/// Recording one webhook in one transaction. De-duplication is the dedupe table's primary key: the key is
+/// inserted with `ON CONFLICT DO NOTHING`, and a webhook whose key was taken (by a committed transaction, or by
+/// one that commits while this one waits on the key) is rolled back and answered as a duplicate.
+extension PostgresDeliveryStore {
+    public func record(_ delivery: NewDelivery) async throws -> RecordResult {
+        do {
+            let result = try await transaction("record a webhook") { [logger] db in
+                try await Self.insert(delivery, db, logger: logger)
+            }
+            noteSuccess()
+            return result
+        } catch let duplicate as DuplicateDelivery {
+            do {
+                let original = try await perform("look up a duplicate") { [logger] client in
+                    var id: Int64 = 0
+                    let rows = try await client.query(
+                        "SELECT delivery_id FROM dedupe WHERE source = \(delivery.source) AND key = \(duplicate.key)",
+                        logger: logger)
+                    for try await v in rows.decode(Int64.self) { id = v }
+                    return id
+                }
+                return .duplicate(originalDeliveryId: original)
+            } catch {
+                noteFailure(error)
+                throw error
+            }
+        } catch {
+            noteFailure(error)
+            throw error
+        }
+    }
+
+    static func insert(_ d: NewDelivery, _ db: PostgresConnection, logger: Logger) async throws -> RecordResult {
+        let now = d.receivedAt.timeIntervalSince1970
+        let explanation = String(decoding: CloudthreadJSON.encode(d.explanation), as: UTF8.self)
+        var id: Int64?
+        for try await v in try await db.query(
+            """
+            INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, explanation)
+            VALUES (\(d.source), \(d.deliveryKey), \(now), \(d.status.rawValue), \(d.httpStatus), \(explanation))
+            RETURNING id
+            """, logger: logger
+        ).decode(Int64.self) {
+            id = v
+        }
+        guard let id else { throw StoreError(.unexpectedAnswer, "insert into deliveries returned no id") }
+
+        func claimKey(_ key: String) async throws -> Bool {
+            var inserted = false
+            for try await _ in try await db.query(
+                """
+                INSERT INTO dedupe (source, key, delivery_id, created_at) VALUES (\(d.source), \(key), \(id), \(now))
+                ON CONFLICT DO NOTHING RETURNING delivery_id
+                """, logger: logger
+            ).decode(Int64.self) {
+                inserted = true
+            }
+            return inserted
+        }
+        if let key = d.deliveryKey, try await !claimKey(key) { throw DuplicateDelivery(key: key) }
+
+        // Per-item keys (a rule's dedupe_key): outputs of items seen before are left out.
+        var events = d.events
+        var metrics = d.metrics
+        let allItemKeys = Set(events.compactMap(\.dedupeKey) + metrics.compactMap(\.dedupeKey)).sorted()
+        var fresh = Set<String>()
+        var firstSeen: String?
+        for key in allItemKeys {
+            if try await claimKey("item:" + key) {
+                fresh.insert(key)
+            } else {
+                firstSeen = firstSeen ?? "item:" + key
+            }
+        }
+        events.removeAll { $0.dedupeKey.map { !fresh.contains($0) } ?? false }
+        metrics.removeAll { $0.dedupeKey.map { !fresh.contains($0) } ?? false }
+        if events.isEmpty, metrics.isEmpty, let firstSeen { throw DuplicateDelivery(key: firstSeen) }
+
+        for event in events {
+            let json = String(decoding: CloudthreadJSON.encode(event), as: UTF8.self)
+            try await db.query(
+                """
+                INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
+                VALUES ('event', \(id), \(json), 'pending', \(now), \(now), \(now))
+                """, logger: logger)
+        }
+        // Keys in a fixed order, so two webhooks touching the same aggregates lock them in the same order.
+        let keyed = metrics.map { m -> (key: String, ref: String, m: MetricObservation) in
+            let ref = StreamTokenRef.fingerprint(m.streamToken)
+            return (SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), ref, m)
+        }.sorted { $0.key < $1.key }
+        for (key, ref, m) in keyed {
+            let dims = String(decoding: CloudthreadJSON.encode(m.dimensions), as: UTF8.self)
+            try await db.query(
+                """
+                INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
+                  updated_at)
+                VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(m.value), 1,
+                  \(m.value), \(m.value), \(now))
+                ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum, count = aggregates.count + 1,
+                  min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
+                  updated_at = excluded.updated_at
+                """, logger: logger)
+            try await db.query(
+                """
+                INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
+                VALUES ('metric', \(id), \(key), 'pending', \(now), \(now), \(now))
+                ON CONFLICT (agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
+                """, logger: logger)
+        }
+        try await db.query(
+            "UPDATE deliveries SET events = \(events.count), metrics = \(metrics.count) WHERE id = \(id)",
+            logger: logger)
+        return .stored(deliveryId: id, events: events.count, metrics: metrics.count)
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import BridgeCloudthread
+@testable import BridgeCore
+@testable import BridgeDelivery
+
+/// The stores every `DeliveryStore` contract test runs against: SQLite always, PostgreSQL when
+/// `BRIDGE_TEST_DATABASE_URL` names a database (scripts/ci-postgres.sh starts one); each test gets its own schema.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    static let postgresURL: String? = ProcessInfo.processInfo.environment["BRIDGE_TEST_DATABASE_URL"].flatMap {
+        $0.isEmpty ? nil : $0
+    }
+
+    static var available: [StoreKind] {
+        if postgresURL == nil {
+            FileHandle.standardError.write(
+                Data("note: BRIDGE_TEST_DATABASE_URL is not set: the PostgreSQL store tests are SKIPPED\n".utf8))
+            return [.sqlite]
+        }
+        return allCases
+    }
+}
+
+/// A PostgreSQL URL on a fresh schema of the test database.
+func postgresTestURL(
+    schema: String = "t_"
+        + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(
+            of: "-", with: "_")
+) -> PostgresDatabaseURL? {
+    guard let base = StoreKind.postgresURL else { return nil }
+    return PostgresDatabaseURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
+}
+
+func dropSchema(_ store: PostgresDeliveryStore) async {
+    guard let schema = store.url.schema else { return }
+    _ = try? await store.client.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE")
+}
+
+func withStore(_ kind: StoreKind, _ body: (any DeliveryStore) async throws -> Void) async throws {
+    switch kind {
+    case .sqlite:
+        try await withTemporaryStore { store, _ in try await body(store) }
+    case .postgres:
+        let url = try #require(postgresTestURL())
+        let store = try await PostgresDeliveryStore.open(url: url, logger: Logger(label: "test"))
+        let task = Task { try await store.run() }
+        do {
+            try await body(store)
+        } catch {
+            await dropSchema(store)
+            task.cancel()
+            throw error
+        }
+        await dropSchema(store)
+        task.cancel()
+        try await task.value
+    }
+}
+
+@Suite("DeliveryStore contract (SQLite and PostgreSQL)")
+struct StoreContractTests {
+    @Test(arguments: StoreKind.available) func concurrentWebhooksAreAllStored(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            try await withThrowingTaskGroup(of: RecordResult.self) { group in
+                for i in 0..<200 { group.addTask { try await store.record(delivery(key: "k\(i)", events: 1)) } }
+                var stored = 0
+                for try await r in group { if case .stored = r { stored += 1 } }
+                #expect(stored == 200)
+            }
+            #expect(try await store.stats(now: Date()).pending == 200)
+            #expect(try await store.deliveries(limit: 500, source: "s").count == 200)
+            #expect(try await store.deliveries(limit: 5, source: "other").isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func aggregatesCoalesceAndCarryTheValueAtClaimTime(_ kind: StoreKind)
+        async throws
+    {
+        try await withStore(kind) { store in
+            for v in [3.0, 1.0, 8.0] {
+                _ = try await store.record(
+                    delivery(metrics: [
+                        observation(v), observation(v, agg: .average), observation(v, agg: .maximum),
+                        observation(v, agg: .minimum),
+                    ]))
+            }
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
+            #expect(items.count == 4)
+            var values: [Aggregation: Double] = [:]
+            for item in items {
+                if case .metric(_, _, let agg, _, _, let value) = item.content { values[agg] = value }
+            }
+            #expect(values == [.sum: 12, .average: 4, .maximum: 8, .minimum: 1])
+            _ = try await store.record(delivery(metrics: [observation(10)]))
+            try await store.markRetry(
+                items.map(\.id), dueAt: Date(), error: "503", countAttempt: true, strike: false, now: Date())
+            let again = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
+            #expect(again.count == 4)
+            let sum = again.compactMap { item -> Double? in
+                if case .metric(_, _, .sum, _, _, let v) = item.content { return v }
+                return nil
+            }
+            #expect(sum == [22])
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func aDeliveryKeyIsStoredOnce(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            guard case .stored(let id, 1, 0) = try await store.record(delivery(key: "same", events: 1)) else {
+                Issue.record("expected stored")
+                return
+            }
+            #expect(try await store.record(delivery(key: "same", events: 1)) == .duplicate(originalDeliveryId: id))
+            #expect(try await store.stats(now: Date()).pending == 1)
+            #expect(try await store.delivery(id: id)?.deliveryKey == "same")
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func itemKeysLeaveOutItemsSeenBefore(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var first = observation(1)
+            first.dedupeKey = "a"
+            var second = observation(1)
+            second.dedupeKey = "b"
+            guard case .stored(let id, 0, 1) = try await store.record(delivery(metrics: [first])) else {
+                Issue.record("expected stored")
+                return
+            }
+            #expect(try await store.record(delivery(metrics: [first])) == .duplicate(originalDeliveryId: id))
+            guard case .stored(_, 0, 1) = try await store.record(delivery(metrics: [first, second])) else {
+                Issue.record("expected only the new item stored")
+                return
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func deadLettersAndReplay(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.record(delivery(events: 2))
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            try #require(items.count == 2)
+            try await store.markDead([items[0].id], reason: "rejected by Cloudthread (400): bad", now: Date())
+            try await store.markSent([items[1].id], now: Date())
+            let dead = try await store.deadLetters(limit: 10)
+            #expect(dead.map(\.reason) == ["rejected by Cloudthread (400): bad"])
+            #expect(
+                try await store.stats(now: Date())
+                    == OutboxStats(pending: 0, inflight: 0, sent: 1, dead: 1, oldestPendingAge: 0))
+            #expect(try await store.replayDeadLetters(nil, now: Date()) == 1)
+            #expect(
+                try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60).map(\.id) == [
+                    items[0].id
+                ])
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func anExpiredLeaseIsDueAgain(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.record(delivery(metrics: [observation(1)], events: 1))
+            let now = Date().addingTimeInterval(1)
+            let claimed = try await store.claimDue(now: now, limit: 10, lease: 30)
+            #expect(claimed.count == 2)
+            #expect(try await store.claimDue(now: now.addingTimeInterval(29), limit: 10, lease: 30).isEmpty)
+            let again = try await store.claimDue(now: now.addingTimeInterval(31), limit: 10, lease: 30)
+            #expect(Set(again.map(\.id)) == Set(claimed.map(\.id)))
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func oneAggregateKeyIsInFlightAtATime(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.record(delivery(metrics: [observation(1)]))
+            let now = Date().addingTimeInterval(1)
+            let first = try await store.claimDue(now: now, limit: 10, lease: 60)
+            #expect(first.count == 1)
+            _ = try await store.record(delivery(metrics: [observation(2)]))
+            #expect(try await store.claimDue(now: now.addingTimeInterval(2), limit: 10, lease: 60).isEmpty)
+            try await store.markSent(first.map(\.id), now: Date())
+            let second = try await store.claimDue(now: now.addingTimeInterval(3), limit: 10, lease: 60)
+            guard case .metric(_, _, _, _, _, let value)? = second.first?.content else {
+                Issue.record("expected the newer value to be due")
+                return
+            }
+            #expect(value == 3)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func streamTokensAreReferencedByFingerprint(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.record(delivery(metrics: [observation(1)]))
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            guard case .metric(let ref, _, _, _, _, _)? = items.first?.content else {
+                Issue.record("expected a metric")
+                return
+            }
+            #expect(ref == StreamTokenRef.fingerprint(Secret("tok")))
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func pruningKeepsWhatIsStillNeeded(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.record(delivery(key: "old", metrics: [observation(1)], events: 1))
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            try await store.markSent(items.map(\.id), now: Date())
+            try await store.prune(olderThan: 86400, now: Date().addingTimeInterval(2 * 86400))
+            #expect(try await store.stats(now: Date()).sent == 0)
+            // The dedupe key is gone with its delivery: the same key is new again.
+            guard case .stored = try await store.record(delivery(key: "old", events: 1)) else {
+                Issue.record("expected stored after pruning")
+                return
+            }
+            #expect(await store.isWritable())
+            await store.probeWrite(now: Date())
+            #expect(await store.isWritable())
+        }
+    }
+}
