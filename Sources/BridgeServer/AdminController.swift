@@ -8,7 +8,7 @@ import Hummingbird
 
 /// The admin API under `/admin`, behind `Authorization: Bearer <BRIDGE_ADMIN_TOKEN>` (compared in constant time).
 struct AdminController {
-    let store: SQLiteDeliveryStore
+    let store: any DeliveryStore
     let rules: RuleSet
     let token: Secret
     let dryRunClient: DryRunCloudthreadClient?

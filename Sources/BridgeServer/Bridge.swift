@@ -16,7 +16,7 @@ public final class Bridge: Sendable {
     public let logger: Logger
     public let metrics: BridgeMetrics
     public let rules: RuleSet
-    public let store: SQLiteDeliveryStore
+    public let store: any DeliveryStore & Service
     public let forwarder: Forwarder
     public let ingestor: Ingestor
     public let reloader: RuleReloader
@@ -57,8 +57,7 @@ public final class Bridge: Sendable {
             )
         }
 
-        let store = try await SQLiteDeliveryStore.open(
-            path: configuration.databasePath, logger: logger, aggregateRetention: configuration.aggregateRetention)
+        let store = try await configuration.openStore(logger: logger)
         self.store = store
 
         let client: any CloudthreadClient

@@ -2,6 +2,7 @@ import BridgeCore
 import BridgeDelivery
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// Everything `serve` needs, built from flags and environment by the executable; tests construct it directly.
 public struct BridgeConfiguration: Sendable {
@@ -13,6 +14,14 @@ public struct BridgeConfiguration: Sendable {
     public var mappingsPath: String = "./mappings"
     /// - `BRIDGE_DATA_DIR` (path, default `./data`): where the SQLite database lives.
     public var dataDirectory: String = "./data"
+    /// - `BRIDGE_DATABASE_URL` (`postgres://user:password@host:5432/db?sslmode=...`, optional): the PostgreSQL
+    ///   store shared by several replicas; without it the SQLite store in the data directory. The password is a
+    ///   secret: logs show `redacted`.
+    public var databaseURL: PostgresDatabaseURL?
+    /// - `BRIDGE_DATABASE_CA_FILE` (path, optional): PEM certificates trusted for PostgreSQL's TLS.
+    public var databaseCAFile: String?
+    /// - `BRIDGE_DATABASE_POOL_SIZE` (int ≥ 1, default 8): connections to PostgreSQL per process.
+    public var databasePoolSize: Int = 8
     /// - `CLOUDTHREAD_API_URL` (URL, default `https://api.cloudthread.io`).
     public var apiURL: String = "https://api.cloudthread.io"
     /// - `CLOUDTHREAD_API_KEY` (secret, optional): without it the bridge runs in dry-run mode.
@@ -67,6 +76,15 @@ public struct BridgeConfiguration: Sendable {
         if let n = try int("BRIDGE_PORT") { c.port = n }
         if let v = value("BRIDGE_MAPPINGS") { c.mappingsPath = v }
         if let v = value("BRIDGE_DATA_DIR") { c.dataDirectory = v }
+        if let v = value("BRIDGE_DATABASE_URL") { c.databaseURL = try parseDatabaseURL(v) }
+        c.databaseCAFile = value("BRIDGE_DATABASE_CA_FILE")
+        if let n = try int("BRIDGE_DATABASE_POOL_SIZE") {
+            guard n >= 1 else {
+                throw ConfigurationError(
+                    .outOfRange, setting: "BRIDGE_DATABASE_POOL_SIZE", value: "\(n)", expected: "at least 1")
+            }
+            c.databasePoolSize = n
+        }
         if let v = value("CLOUDTHREAD_API_URL") { c.apiURL = v }
         c.apiKey = value("CLOUDTHREAD_API_KEY").map(Secret.init)
         c.streamToken = value("CLOUDTHREAD_STREAM_TOKEN").map(Secret.init)
@@ -95,5 +113,29 @@ public struct BridgeConfiguration: Sendable {
             throw ConfigurationError(.invalidURL, setting: "CLOUDTHREAD_API_URL", value: c.apiURL)
         }
         return c
+    }
+
+    /// Parses `BRIDGE_DATABASE_URL`; the error never repeats the value (it holds the password).
+    public static func parseDatabaseURL(_ text: String) throws -> PostgresDatabaseURL {
+        guard let url = PostgresDatabaseURL(text) else {
+            throw ConfigurationError(
+                .invalidValue, setting: "BRIDGE_DATABASE_URL", value: nil,
+                expected:
+                    "postgres://user:password@host:5432/database (or postgresql://), with sslmode one of disable, prefer, require, verify-ca, verify-full"
+            )
+        }
+        return url
+    }
+
+    /// Opens the store this configuration names: PostgreSQL when `databaseURL` is set (migrating it under an
+    /// advisory lock when `migrate`), else the SQLite database in the data directory.
+    public func openStore(logger: Logger, migrate: Bool = true) async throws -> any DeliveryStore & Service {
+        if let url = databaseURL {
+            return try await PostgresDeliveryStore.open(
+                url: url, caFile: databaseCAFile, poolSize: databasePoolSize, logger: logger,
+                aggregateRetention: aggregateRetention, migrate: migrate)
+        }
+        return try await SQLiteDeliveryStore.open(
+            path: databasePath, logger: logger, aggregateRetention: aggregateRetention)
     }
 }

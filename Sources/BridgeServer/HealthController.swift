@@ -8,7 +8,7 @@ import Hummingbird
 
 /// `GET /healthz`, `GET /readyz`, `GET /metrics`.
 struct HealthController {
-    let store: SQLiteDeliveryStore
+    let store: any DeliveryStore
     let forwarder: Forwarder
     let rules: RuleSet
     let metrics: BridgeMetrics

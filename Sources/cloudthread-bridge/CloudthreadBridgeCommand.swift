@@ -13,7 +13,7 @@ struct CloudthreadBridgeCommand: AsyncParsableCommand {
         abstract: "Turns deploy and incident webhooks into Cloudthread events and custom data.",
         subcommands: [
             Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self,
-            Replay.self, Probe.self, CostImpactCommandLine.self,
+            Replay.self, Probe.self, CostImpactCommandLine.self, Migrate.self,
         ],
         defaultSubcommand: Serve.self)
 }
@@ -35,8 +35,28 @@ struct DataDirOption: ParsableArguments {
         help: "Data directory holding the SQLite database (env BRIDGE_DATA_DIR, default ./data).")
     var dataDir: String?
 
+    @Option(
+        name: .customLong("database-url"),
+        help:
+            "PostgreSQL store shared by replicas, postgres://user:password@host:5432/db?sslmode=require (env BRIDGE_DATABASE_URL; unset: SQLite in the data directory)."
+    )
+    var databaseURL: String?
+
     var path: String {
         dataDir ?? ProcessInfo.processInfo.environment["BRIDGE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data"
+    }
+
+    /// The flags over the environment's settings.
+    func configuration(_ env: [String: String]) throws -> BridgeConfiguration {
+        var configuration: BridgeConfiguration
+        do {
+            configuration = try BridgeConfiguration.fromEnvironment(env)
+            if let databaseURL { configuration.databaseURL = try BridgeConfiguration.parseDatabaseURL(databaseURL) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        configuration.dataDirectory = path
+        return configuration
     }
 }
 
@@ -56,16 +76,10 @@ struct Serve: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         BridgeLogging.bootstrap(environment: env)
         let logger = Logger(label: "cloudthread-bridge")
-        var configuration: BridgeConfiguration
-        do {
-            configuration = try BridgeConfiguration.fromEnvironment(env)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        var configuration = try data.configuration(env)
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         configuration.mappingsPath = mappings.path
-        configuration.dataDirectory = data.path
         let bridge: Bridge
         do {
             let host = configuration.host
@@ -77,5 +91,27 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try await bridge.run()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Apply the store's migrations and exit (PostgreSQL: under an advisory lock; SQLite: the data directory).")
+
+    @OptionGroup var data: DataDirOption
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        BridgeLogging.bootstrap(environment: env)
+        let logger = Logger(label: "cloudthread-bridge")
+        let configuration = try data.configuration(env)
+        let store = try await configuration.openStore(logger: logger)
+        await closeStore(store)
+        if let url = configuration.databaseURL {
+            print("migrated \(url.redacted)")
+        } else {
+            print("migrated \(configuration.databasePath)")
+        }
     }
 }

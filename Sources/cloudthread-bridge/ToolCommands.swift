@@ -139,29 +139,42 @@ struct Send: AsyncParsableCommand {
     }
 }
 
-/// Opens the store of a data directory for a short inspection or change. `readOnly` (inspection) opens the
-/// database read-only: no migration, no change to records in flight, no checkpoint, safe beside a running bridge.
+/// Opens the store of a data directory (or of `--database-url`) for a short inspection or change. `readOnly`
+/// (inspection) opens SQLite read-only: no migration, no change to records in flight, no checkpoint, safe beside a
+/// running bridge; on PostgreSQL it skips the migration.
 func withStore<T: Sendable>(
-    _ data: DataDirOption, readOnly: Bool, _ body: @escaping @Sendable (SQLiteDeliveryStore) async throws -> T
+    _ data: DataDirOption, readOnly: Bool, _ body: @escaping @Sendable (any DeliveryStore) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "cloudthread-bridge")
     logger.logLevel = .error
-    let path = (data.path as NSString).appendingPathComponent("bridge.sqlite")
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw ValidationError("no database at \(path) (set --data-dir)")
+    let configuration = try data.configuration(ProcessInfo.processInfo.environment)
+    let store: any DeliveryStore
+    if configuration.databaseURL != nil {
+        store = try await configuration.openStore(logger: logger, migrate: !readOnly)
+    } else {
+        let path = configuration.databasePath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("no database at \(path) (set --data-dir or --database-url)")
+        }
+        store =
+            readOnly
+            ? try SQLiteDeliveryStore.openReadOnly(path: path, logger: logger)
+            : try await SQLiteDeliveryStore.open(path: path, logger: logger)
     }
-    let store =
-        readOnly
-        ? try SQLiteDeliveryStore.openReadOnly(path: path, logger: logger)
-        : try await SQLiteDeliveryStore.open(path: path, logger: logger)
     do {
         let result = try await body(store)
-        await store.close()
+        await closeStore(store)
         return result
     } catch {
-        await store.close()
+        await closeStore(store)
         throw error
     }
+}
+
+/// Closes a store opened without `run()`.
+func closeStore(_ store: any DeliveryStore) async {
+    if let sqlite = store as? SQLiteDeliveryStore { await sqlite.close() }
+    if let postgres = store as? PostgresDeliveryStore { await postgres.close() }
 }
 
 func printJSON<T: Encodable>(_ value: T) {
