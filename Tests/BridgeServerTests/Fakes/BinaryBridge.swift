@@ -8,11 +8,17 @@ final class BinaryBridge: Sendable {
     let dataDirectory: String
     let environment: [String: String]
     let mappings: String
+    /// More `serve` arguments (for example `--database-url`).
+    let extraArguments: [String]
     private let state = Mutex<(process: Process?, port: Int, output: String)>((nil, 0, ""))
 
     static var binary: String { packageRoot + "/.build/debug/cloudthread-bridge" }
 
-    init(dataDirectory: String, mappings: String = packageRoot + "/mappings", environment: [String: String]) {
+    init(
+        dataDirectory: String, mappings: String = packageRoot + "/mappings", environment: [String: String],
+        extraArguments: [String] = []
+    ) {
+        self.extraArguments = extraArguments
         self.dataDirectory = dataDirectory
         self.mappings = mappings
         self.environment = environment
@@ -32,9 +38,10 @@ final class BinaryBridge: Sendable {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the executable first")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = [
-            "serve", "--host", "127.0.0.1", "--port", "0", "--mappings", mappings, "--data-dir", dataDirectory,
-        ]
+        process.arguments =
+            [
+                "serve", "--host", "127.0.0.1", "--port", "0", "--mappings", mappings, "--data-dir", dataDirectory,
+            ] + extraArguments
         process.environment = ["LOG_FORMAT": "text", "LOG_LEVEL": "info"].merging(environment) { _, b in b }
         let pipe = Pipe()
         process.standardError = pipe
