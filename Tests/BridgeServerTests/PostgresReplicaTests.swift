@@ -40,9 +40,9 @@ struct PostgresReplicaTests {
                 extraArguments: ["--database-url", url])
         }
         defer { for r in replicas { r.stop(signal: SIGKILL) } }
-        for r in replicas { try r.start() }
+        for r in replicas { try await r.start() }
         try await body(fake, replicas, url)
-        for r in replicas where r.isRunning { r.stop() }
+        for r in replicas where r.isRunning { _ = await r.stopOffPool() }
         await fake.stop()
     }
 
@@ -136,7 +136,7 @@ struct PostgresReplicaTests {
                 group.addTask {
                     try? await Task.sleep(for: .seconds(2))
                     killed.append("replica 2")
-                    replicas[2].stop(signal: SIGKILL)
+                    _ = await replicas[2].stopOffPool(signal: SIGKILL)
                     try? await Task.sleep(for: .seconds(1.5))
                     // pg_ctl blocks: on its own thread, not the test's.
                     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
