@@ -7,15 +7,66 @@ Each run starts the bridges in dry run (nothing is sent) on loopback, PostgreSQL
 --count signed GitHub webhooks from --concurrency keep-alive connections spread over the replicas. Bounded; it stops
 by itself. The numbers depend on the machine: compare them with each other, not with another machine's.
 """
-import argparse, http.client, os, shutil, signal, subprocess, sys, tempfile, threading, time, uuid
+import argparse, hashlib, hmac, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading
+import time, uuid
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchmark  # noqa: E402  (body(), send(), free_port(): the same webhooks as scripts/benchmark.py)
+SECRET = b"benchmark-secret"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def body(i):
+    """A GitHub deployment_status webhook of this hour (older hours' metrics are refused)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return json.dumps({
+        "action": "created",
+        "deployment_status": {"state": "success", "updated_at": now, "target_url": "https://ci.example.com/%d" % i,
+                              "creator": {"login": "bench"}},
+        "deployment": {"ref": "main", "environment": "env%d" % (i % 7)},
+        "repository": {"name": "svc%d" % (i % 13), "full_name": "org/svc%d" % (i % 13),
+                       "html_url": "https://git.example.com/svc"},
+        "sender": {"login": "bench"},
+    }).encode()
+
+
+def send(port, bodies, results, timeout):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    ok = 0
+    for b in bodies:
+        sig = "sha256=" + hmac.new(SECRET, b, hashlib.sha256).hexdigest()
+        conn.request("POST", "/hooks/github", body=b, headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "deployment_status",
+            "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": sig})
+        r = conn.getresponse()
+        r.read()
+        ok += r.status == 202
+    conn.close()
+    results.append(ok)
+
+
+def load(ports, count, concurrency, offset, timeout):
+    per = count // concurrency
+    threads, results = [], []
+    t0 = time.monotonic()
+    for t in range(concurrency):
+        bodies = [body(offset + t * per + i) for i in range(per)]
+        th = threading.Thread(target=send, args=(ports[t % len(ports)], bodies, results, timeout))
+        th.start()
+        threads.append(th)
+    for th in threads:
+        th.join()
+    return sum(results), per * concurrency, time.monotonic() - t0
 
 
 def start(binary, database_url, data):
-    port = benchmark.free_port()
-    env = dict(os.environ, GITHUB_WEBHOOK_SECRET=benchmark.SECRET.decode(), BRIDGE_HOST="127.0.0.1",
+    port = free_port()
+    env = dict(os.environ, GITHUB_WEBHOOK_SECRET=SECRET.decode(), BRIDGE_HOST="127.0.0.1",
                BRIDGE_PORT=str(port), BRIDGE_DATA_DIR=data, BRIDGE_MAPPINGS="mappings", LOG_LEVEL="warning",
                LOG_FORMAT="text", BRIDGE_MAX_CONCURRENT="0", BRIDGE_REFUSAL_LIMIT="0")
     env.pop("CLOUDTHREAD_API_KEY", None)
@@ -47,19 +98,8 @@ def run(binary, database_url, replicas, count, concurrency, timeout):
         for _ in range(replicas):
             procs.append(start(binary, database_url, data))
         ports = [p for _, p in procs]
-        benchmark.run_load(ports[0], 200, 4, 50_000_000, timeout)  # warm-up
-        per = count // concurrency
-        threads, results = [], []
-        t0 = time.monotonic()
-        for t in range(concurrency):
-            bodies = [benchmark.body(t * per + i) for i in range(per)]
-            th = threading.Thread(target=benchmark.send, args=(ports[t % len(ports)], bodies, results, timeout))
-            th.start()
-            threads.append(th)
-        for th in threads:
-            th.join()
-        elapsed = time.monotonic() - t0
-        return sum(results), per * concurrency, elapsed
+        load(ports, 200, 4, 50_000_000, timeout)  # warm-up
+        return load(ports, count, concurrency, 0, timeout)
     finally:
         for proc, _ in procs:
             proc.send_signal(signal.SIGTERM)
