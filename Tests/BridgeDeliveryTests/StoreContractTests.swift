@@ -220,3 +220,41 @@ struct StoreContractTests {
         }
     }
 }
+
+@Suite("DeliveryStore contract: console queries")
+struct ConsoleQueryContractTests {
+    @Test(arguments: StoreKind.available)
+    func pagesDetailsActivityAndDiscard(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var first = delivery(key: "a", events: 1)
+            first.request = StoredRequest(
+                clientAddress: "192.0.2.7", headers: [("X-Hub-Signature-256", "sha256=secret"), ("X-Event", "deploy")],
+                body: Array(#"{"x":"<script>"}"#.utf8))
+            guard case .stored(let id1, _, _) = try await store.record(first) else {
+                Issue.record("not stored")
+                return
+            }
+            _ = try await store.record(delivery(key: "b", events: 1))
+            _ = try await store.record(delivery(key: "c", events: 2))
+            let page = try await store.deliveries(before: nil, limit: 2, source: nil, status: nil)
+            #expect(page.count == 2)
+            let next = try await store.deliveries(before: page.last?.id, limit: 2, source: nil, status: "accepted")
+            #expect(next.map(\.id) == [id1])
+            #expect(try await store.deliveries(before: nil, limit: 10, source: "other", status: nil).isEmpty)
+            let detail = try #require(try await store.deliveryDetail(id: id1))
+            #expect(detail.request?.clientAddress == "192.0.2.7")
+            #expect(detail.request?.body == Array(#"{"x":"<script>"}"#.utf8))
+            #expect(detail.request?.headers.contains { $0.first == "X-Event" } == true)
+            #expect(detail.request?.headers.contains { $0.contains("sha256=secret") } == false)
+            #expect(detail.records.count == 1)
+            let activity = try await store.activity(since: Date().addingTimeInterval(-86400), now: Date())
+            #expect(activity.first?.counts["accepted"] == 3)
+            #expect(activity.first?.hourly.reduce(0, +) == 3)
+            // A dead letter can be discarded; anything else cannot.
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            try await store.markDead([items[0].id], reason: "400", now: Date())
+            #expect(try await store.discardDeadLetters([items[0].id, items[1].id]) == 1)
+            #expect(try await store.deadLetters(limit: 10).isEmpty)
+        }
+    }
+}

@@ -41,8 +41,11 @@ extension PostgresDeliveryStore {
         var id: Int64?
         for try await v in try await db.query(
             """
-            INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, explanation)
-            VALUES (\(d.source), \(d.deliveryKey), \(now), \(d.status.rawValue), \(d.httpStatus), \(explanation))
+            INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, explanation,
+              client_address, headers, body, body_size)
+            VALUES (\(d.source), \(d.deliveryKey), \(now), \(d.status.rawValue), \(d.httpStatus), \(explanation),
+              \(d.request?.clientAddress), \(d.request?.headersJSON), \(d.request.map { ByteBuffer(bytes: $0.body) }),
+              \(d.request?.bodySize))
             RETURNING id
             """, logger: logger
         ).decode(Int64.self) {

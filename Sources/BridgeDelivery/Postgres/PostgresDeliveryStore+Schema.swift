@@ -79,6 +79,16 @@ extension PostgresDeliveryStore {
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ]
 
+    /// Version 2: each delivery keeps its request for the console (client address, masked headers, the first
+    /// 64 KiB of body and the body's size), as in the SQLite store.
+    static let schemaVersion2: [String] = [
+        "ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS client_address TEXT",
+        "ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS headers TEXT",
+        "ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS body BYTEA",
+        "ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS body_size INTEGER",
+        "CREATE INDEX IF NOT EXISTS deliveries_received_source ON deliveries(received_at, source, status)",
+    ]
+
     /// Applies the migrations not yet applied, in one transaction under the migration lock.
     public func migrate() async throws {
         let schema = url.schema
@@ -96,12 +106,18 @@ extension PostgresDeliveryStore {
             {
                 version = v ?? 0
             }
-            guard version < 1 else { return 0 }
-            for statement in Self.schemaVersion1 {
+            guard version < 2 else { return 0 }
+            if version < 1 {
+                for statement in Self.schemaVersion1 {
+                    try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await db.query("INSERT INTO bridge_schema (version) VALUES (1)", logger: logger)
+            }
+            for statement in Self.schemaVersion2 {
                 try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await db.query("INSERT INTO bridge_schema (version) VALUES (1)", logger: logger)
-            return 1
+            try await db.query("INSERT INTO bridge_schema (version) VALUES (2)", logger: logger)
+            return 2
         }
         if applied > 0 { logger.notice("store: PostgreSQL schema migrated to version \(applied)") }
     }
