@@ -273,7 +273,8 @@ public final class Ingestor: Sendable {
                     .init(
                         rule: m.rule,
                         reason:
-                            "metric '\(m.name)' is for the hour \(m.hour), older than the \(Int(aggregateRetention / 86400)) "
+                            "metric '\(m.name)' is for the hour \(m.hour), older than the "
+                            + "\(Int(aggregateRetention / 86400)) "
                             + "days of aggregates kept: its total is no longer known, and sending a partial one would "
                             + "replace Cloudthread's full value"))
                 continue

@@ -109,7 +109,8 @@ extension SQLiteDeliveryStore {
         do {
             try await transaction { db in
                 try db.query(
-                    "INSERT INTO meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    "INSERT INTO meta (key, value) VALUES ('heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = "
+                        + "excluded.value",
                     [.text(String(now.timeIntervalSince1970))])
             }
             writeFailure.withLock { $0 = nil }

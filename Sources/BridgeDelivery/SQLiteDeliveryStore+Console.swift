@@ -34,7 +34,8 @@ extension SQLiteDeliveryStore {
         try await perform { db in
             guard
                 let row = try db.first(
-                    "SELECT \(Self.deliveryColumns), client_address, headers, body, body_size FROM deliveries WHERE id = ?",
+                    "SELECT \(Self.deliveryColumns), client_address, headers, body, body_size FROM deliveries WHERE "
+                        + "id = ?",
                     [.integer(id)]),
                 let summary = SQLiteDeliveryStore.summary(Array(row.prefix(9)))
             else { return nil }
@@ -60,7 +61,8 @@ extension SQLiteDeliveryStore {
                     text = r[5].text ?? ""
                 } else {
                     text =
-                        "\(r[7].text ?? "?") (\(r[8].text ?? "?")) for the hour \(r[10].text ?? "?") \(r[9].text ?? "{}")"
+                        "\(r[7].text ?? "?") (\(r[8].text ?? "?")) for the hour \(r[10].text ?? "?") "
+                        + "\(r[9].text ?? "{}")"
                 }
                 return DeliveryDetail.Record(
                     id: rid, kind: kind, state: r[2].text ?? "", attempts: Int(r[3].integer ?? 0), lastError: r[4].text,

@@ -14,7 +14,8 @@ extension SQLiteDeliveryStore {
                   AND EXISTS (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'pending')
                 """, [.real(t)])
             try db.query(
-                "UPDATE outbox SET state = 'pending', claimed_until = NULL WHERE state = 'inflight' AND claimed_until <= ?",
+                "UPDATE outbox SET state = 'pending', claimed_until = NULL WHERE state = 'inflight' AND "
+                    + "claimed_until <= ?",
                 [.real(t)])
             // One sender per aggregate key: a key still in flight is not claimed again until that send ends.
             let rows = try db.query(

@@ -54,7 +54,8 @@ struct Expression: Sendable {
                     TemplateError(
                         offset: nameToken.offset,
                         message:
-                            "unknown filter '\(name)'\(suggestion(name, Filter.Kind.allCases.map(\.rawValue))) (filters: \(Filter.Kind.allCases.map(\.rawValue).joined(separator: ", ")))"
+                            "unknown filter '\(name)'\(suggestion(name, Filter.Kind.allCases.map(\.rawValue))) "
+                            + "(filters: \(Filter.Kind.allCases.map(\.rawValue).joined(separator: ", ")))"
                     ))
             }
             var args: [Term] = []
@@ -72,7 +73,8 @@ struct Expression: Sendable {
                     TemplateError(
                         offset: nameToken.offset,
                         message:
-                            "filter '\(name)' takes \(expected) argument\(kind.arity.upperBound == 1 ? "" : "s"), got \(args.count)"
+                            "filter '\(name)' takes \(expected) argument\(kind.arity.upperBound == 1 ? "" : "s"), "
+                            + "got \(args.count)"
                     ))
             }
             if let problem = kind.checkArguments(args) {

@@ -97,7 +97,8 @@ public struct Mapper: Sendable {
                         trace.metrics += 1
                     case .success(nil):
                         explanation.notes.append(
-                            "rule '\(rule.name)': metric skipped, no data stream token configured (set CLOUDTHREAD_STREAM_TOKEN or stream_token)"
+                            "rule '\(rule.name)': metric skipped, no data stream token configured (set "
+                                + "CLOUDTHREAD_STREAM_TOKEN or stream_token)"
                         )
                     case .failure(let reason):
                         explanation.rejected.append(.init(rule: rule.name, reason: reason.description))
@@ -126,7 +127,8 @@ public struct Mapper: Sendable {
         guard let date = TimeParsing.parse(value) else {
             throw Invalid(
                 description:
-                    "\(what) time '\(value.text.prefix(60))' from \(template) is not RFC 3339 or epoch seconds/milliseconds"
+                    "\(what) time '\(value.text.prefix(60))' from \(template) is not RFC 3339 or epoch "
+                    + "seconds/milliseconds"
             )
         }
         guard let window = CloudthreadTime.acceptedWindow(now: ctx.request.receivedAt), window.contains(date) else {
@@ -186,7 +188,8 @@ public struct Mapper: Sendable {
             guard let value = raw?.number, value.isFinite else {
                 throw Invalid(
                     description:
-                        "metric '\(name)' value \(raw.map { "'\($0.text.prefix(40))'" } ?? "(absent)") from \(t.value) is not a number"
+                        "metric '\(name)' value \(raw.map { "'\($0.text.prefix(40))'" } ?? "(absent)") from "
+                        + "\(t.value) is not a number"
                 )
             }
             var dimensions: [String: String] = [:]

@@ -32,7 +32,8 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
         guard let root = Root(rawValue: rootName) else {
             return .failure(
                 PathError(
-                    "unknown path root '\(rootName)' in '\(trimmed)' (expected one of \(Root.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    "unknown path root '\(rootName)' in '\(trimmed)' (expected one of "
+                        + "\(Root.allCases.map(\.rawValue).joined(separator: ", ")))"
                 ))
         }
         while i < chars.count {
@@ -85,7 +86,8 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
             guard tokens.count == 1, case .key = tokens[0] else {
                 return .failure(
                     PathError(
-                        "'\(root.rawValue)' paths name exactly one \(root.rawValue == "header" ? "header" : "parameter"), like \(root.rawValue).Name"
+                        "'\(root.rawValue)' paths name exactly one "
+                            + "\(root.rawValue == "header" ? "header" : "parameter"), like \(root.rawValue).Name"
                     ))
             }
         case .path, .source:

@@ -16,7 +16,8 @@ public struct RuleChecker: Sendable {
                 Diagnostic(
                     file: source.file, line: $0.line, column: $0.column, severity: .error,
                     message:
-                        "unknown Cloudthread team '\($0.name)'\(suggestion($0.name, teams)) (teams: \(teams.sorted().joined(separator: ", ")))"
+                        "unknown Cloudthread team '\($0.name)'\(suggestion($0.name, teams)) (teams: "
+                        + "\(teams.sorted().joined(separator: ", ")))"
                 )
             }
         }
@@ -52,7 +53,9 @@ public struct RuleChecker: Sendable {
                         Diagnostic(
                             file: source.file, line: rule.line, column: 5, severity: .warning,
                             message:
-                                "metric '\(m.name.description)' is aggregated with \(m.aggregation.rawValue) here and with \(agg.rawValue) in rule '\(other)'; Cloudthread keeps a separate series per aggregation"
+                                "metric '\(m.name.description)' is aggregated with \(m.aggregation.rawValue) here "
+                                + "and with \(agg.rawValue) in rule '\(other)'; Cloudthread keeps a separate series "
+                                + "per aggregation"
                         ))
                 } else if seen[key] == nil {
                     seen[key] = (m.aggregation, rule.name)

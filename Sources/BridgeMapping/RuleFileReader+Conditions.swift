@@ -41,7 +41,8 @@ extension RuleFileReader {
             if PayloadPath.Root(rawValue: first) == nil {
                 error(
                     node,
-                    "unknown condition '\(key)'\(suggestion(first, PayloadPath.Root.allCases.map(\.rawValue) + ["all", "any", "not"])): a condition key is a path (payload., header., query., item., path) or all/any/not"
+                    "unknown condition "
+                        + "'\(key)'\(suggestion(first, PayloadPath.Root.allCases.map(\.rawValue) + ["all", "any", "not"])): a condition key is a path (payload., header., query., item., path) or all/any/not"
                 )
             } else {
                 error(node, e.description)

@@ -23,7 +23,8 @@ extension RuleFileReader {
                     if s.range(of: #"^[a-z0-9][a-z0-9_-]*$"#, options: .regularExpression) == nil {
                         error(
                             value,
-                            "source name '\(s)' must be lower-case letters, digits, '-' or '_' (it is the URL path /hooks/\(s))"
+                            "source name '\(s)' must be lower-case letters, digits, '-' or '_' (it is the URL path "
+                                + "/hooks/\(s))"
                         )
                     } else {
                         name = s
@@ -63,7 +64,8 @@ extension RuleFileReader {
         } else {
             error(
                 root,
-                "missing key 'verify': say how webhooks are authenticated (a preset and secrets), or 'verify: {unverified: true}'"
+                "missing key 'verify': say how webhooks are authenticated (a preset and secrets), or 'verify: "
+                    + "{unverified: true}'"
             )
         }
         if let dedupeNode { dedupe(dedupeNode, into: &definition) }

@@ -45,7 +45,8 @@ extension RuleFileReader {
                     if aggregation == nil {
                         error(
                             v,
-                            "unknown aggregate '\(s)'\(suggestion(s, Aggregation.allCases.map(\.rawValue))) (Sum, Average, Maximum or Minimum)"
+                            "unknown aggregate '\(s)'\(suggestion(s, Aggregation.allCases.map(\.rawValue))) (Sum, "
+                                + "Average, Maximum or Minimum)"
                         )
                     }
                 }
@@ -72,7 +73,8 @@ extension RuleFileReader {
                 if dm.count > CloudthreadLimits.maxDimensions {
                     error(
                         keyNode,
-                        "a metric has at most \(CloudthreadLimits.maxDimensions) dimensions in Cloudthread; this one has \(dm.count)"
+                        "a metric has at most \(CloudthreadLimits.maxDimensions) dimensions in Cloudthread; this "
+                            + "one has \(dm.count)"
                     )
                 }
                 for (dk, dv) in dm {

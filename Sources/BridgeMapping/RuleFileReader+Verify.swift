@@ -39,7 +39,8 @@ extension RuleFileReader {
                 guard let preset = VerificationPreset.named(s) else {
                     error(
                         value,
-                        "unknown preset '\(s)'\(suggestion(s, VerificationPreset.names)) (presets: \(VerificationPreset.names.joined(separator: ", ")))"
+                        "unknown preset '\(s)'\(suggestion(s, VerificationPreset.names)) (presets: "
+                            + "\(VerificationPreset.names.joined(separator: ", ")))"
                     )
                     continue
                 }
@@ -105,7 +106,8 @@ extension RuleFileReader {
                         if refs.isEmpty, !s.isEmpty {
                             warning(
                                 item,
-                                "secret written inline in the rule file; read it from the environment with \"${NAME}\" or from a file with {file: /path}"
+                                "secret written inline in the rule file; read it from the environment with "
+                                    + "\"${NAME}\" or from a file with {file: /path}"
                             )
                         }
                         if !value.isEmpty { secrets.append(Secret(value)) }
@@ -168,7 +170,8 @@ extension RuleFileReader {
             guard let url, url.hasPrefix("http") else {
                 error(
                     node,
-                    "the splunk-oncall preset needs 'url': the webhook URL exactly as configured in Splunk On-Call (it is signed)"
+                    "the splunk-oncall preset needs 'url': the webhook URL exactly as configured in Splunk On-Call "
+                        + "(it is signed)"
                 )
                 return
             }
@@ -205,7 +208,8 @@ extension RuleFileReader {
         if !secretsGiven {
             error(
                 node,
-                "'verify' needs 'secrets' (for example [\"${\(definition.name.uppercased().replacingOccurrences(of: "-", with: "_"))_WEBHOOK_SECRET}\"]); an unverified source must say 'unverified: true'"
+                "'verify' needs 'secrets' (for example "
+                    + "[\"${\(definition.name.uppercased().replacingOccurrences(of: "-", with: "_"))_WEBHOOK_SECRET}\"]); an unverified source must say 'unverified: true'"
             )
         } else if secrets.isEmpty {
             definition.disabledReason =
@@ -265,7 +269,8 @@ extension RuleFileReader {
                 } else {
                     error(
                         value,
-                        "'signed' must be a pattern of {body}, {timestamp}, {header:Name} and literal text that includes {body}, like \"{timestamp}.{body}\""
+                        "'signed' must be a pattern of {body}, {timestamp}, {header:Name} and literal text that "
+                            + "includes {body}, like \"{timestamp}.{body}\""
                     )
                     ok = false
                 }

@@ -46,7 +46,8 @@ struct RuleFileReader {
         case .duplicatedKeysInMapping(let duplicates, let context):
             add(
                 context.mark,
-                "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping"
+                "duplicate key\(duplicates.count > 1 ? "s" : "") "
+                    + "\(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping"
             )
         default:
             diagnostics.append(

@@ -22,14 +22,16 @@ public struct TryReport: Sendable {
             var counts = ""
             if trace.matched {
                 counts =
-                    " -> \(trace.events) event\(trace.events == 1 ? "" : "s"), \(trace.metrics) metric\(trace.metrics == 1 ? "" : "s")"
+                    " -> \(trace.events) event\(trace.events == 1 ? "" : "s"), \(trace.metrics) "
+                    + "metric\(trace.metrics == 1 ? "" : "s")"
             }
             if let items = trace.items { counts += " (for_each over \(items) item\(items == 1 ? "" : "s"))" }
             out += "rule \(trace.rule): \(verdict)\(counts)\n"
             if trace.checks.isEmpty { out += "  (no conditions)\n" }
             for check in trace.checks {
                 out +=
-                    "  \(check.passed ? "ok  " : "FAIL") \(check.path) \(check.expectation); saw \(check.seen ?? "nothing (absent)")\n"
+                    "  \(check.passed ? "ok  " : "FAIL") \(check.path) \(check.expectation); saw "
+                    + "\(check.seen ?? "nothing (absent)")\n"
             }
         }
         for r in result.explanation.rejected { out += "rejected (rule \(r.rule)): \(r.reason)\n" }
@@ -38,7 +40,8 @@ public struct TryReport: Sendable {
         let requests = TryReport.requests(for: result)
         if requests.isEmpty {
             out +=
-                "outcome: \(result.explanation.rejected.isEmpty ? "ignored (202)" : "rejected (422)"); nothing would be sent\n"
+                "outcome: \(result.explanation.rejected.isEmpty ? "ignored (202)" : "rejected (422)"); nothing "
+                + "would be sent\n"
         } else {
             out += "outcome: accepted (202); would send:\n"
             for (path, body) in requests { out += "POST \(path)\n\(body)\n" }

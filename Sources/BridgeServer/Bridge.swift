@@ -48,13 +48,15 @@ public final class Bridge: Sendable {
 
         if configuration.dryRun {
             logger.notice(
-                "DRY RUN: CLOUDTHREAD_API_KEY is not set. Webhooks are verified, mapped and stored, and what would be sent to Cloudthread is logged, but nothing is sent."
-            )
+                """
+                DRY RUN: CLOUDTHREAD_API_KEY is not set. Webhooks are verified, mapped and stored, and what would \
+                be sent to Cloudthread is logged, but nothing is sent.
+                """)
         }
         if configuration.streamToken == nil {
+            let what = configuration.dryRun ? "shown under the token 'dry-run'" : "skipped"
             logger.notice(
-                "CLOUDTHREAD_STREAM_TOKEN is not set: metrics of rules without their own stream_token are \(configuration.dryRun ? "shown under the token 'dry-run'" : "skipped")"
-            )
+                "CLOUDTHREAD_STREAM_TOKEN is not set: metrics of rules without their own stream_token are \(what)")
         }
 
         let store = try await configuration.openStore(logger: logger)

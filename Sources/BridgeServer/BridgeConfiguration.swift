@@ -121,7 +121,8 @@ public struct BridgeConfiguration: Sendable {
             throw ConfigurationError(
                 .invalidValue, setting: "BRIDGE_DATABASE_URL", value: nil,
                 expected:
-                    "postgres://user:password@host:5432/database (or postgresql://), with sslmode one of disable, prefer, require, verify-ca, verify-full"
+                    "postgres://user:password@host:5432/database (or postgresql://), with sslmode one of disable, "
+                    + "prefer, require, verify-ca, verify-full"
             )
         }
         return url

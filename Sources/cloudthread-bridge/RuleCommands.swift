@@ -117,7 +117,8 @@ struct Try: AsyncParsableCommand {
         if loaded.diagnostics.hasErrors { throw ExitCode(1) }
         guard let definition = loaded.sources.first(where: { $0.name == source }) else {
             throw ValidationError(
-                "no source '\(source)' in \(mappings.path) (sources: \(loaded.sources.map(\.name).sorted().joined(separator: ", ")))"
+                "no source '\(source)' in \(mappings.path) (sources: "
+                    + "\(loaded.sources.map(\.name).sorted().joined(separator: ", ")))"
             )
         }
         var bag = HeaderBag(try parseHeaders(headers))

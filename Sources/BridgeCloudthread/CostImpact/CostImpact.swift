@@ -461,7 +461,9 @@ public struct CostImpactSpec: Sendable, Hashable, Codable {
             guard (CostImpactSpec.minimumDaysPerSide...CostImpactParse.maxWindowDays).contains(n) else {
                 throw CostImpactError(
                     .usage,
-                    "\(name) window of \(n) days: must be \(CostImpactSpec.minimumDaysPerSide) to \(CostImpactParse.maxWindowDays) days (at least \(CostImpactSpec.minimumDaysPerSide) days are needed to compare)"
+                    "\(name) window of \(n) days: must be \(CostImpactSpec.minimumDaysPerSide) to "
+                        + "\(CostImpactParse.maxWindowDays) days (at least \(CostImpactSpec.minimumDaysPerSide) "
+                        + "days are needed to compare)"
                 )
             }
         }
@@ -538,7 +540,8 @@ public struct CostWindows: Sendable, Hashable {
         else {
             throw CostImpactError(
                 .usage,
-                "deploy time \(CostImpactTime.rfc3339(deployAt)) is outside the supported range (its windows must fall between 1970-01-01 and 9999-12-31)"
+                "deploy time \(CostImpactTime.rfc3339(deployAt)) is outside the supported range (its windows must "
+                    + "fall between 1970-01-01 and 9999-12-31)"
             )
         }
         _ = dueDay
@@ -860,11 +863,13 @@ public enum CostImpactFormat {
         switch r.outcome {
         case .notEnoughData(let b, let a):
             body =
-                "not enough cost data to compare (\(days(b)) before, \(days(a)) after; at least \(CostImpactSpec.minimumDaysPerSide) needed on each side)"
+                "not enough cost data to compare (\(days(b)) before, \(days(a)) after; at least "
+                + "\(CostImpactSpec.minimumDaysPerSide) needed on each side)"
         case .change(let c), .belowThreshold(let c, _):
             let pct = c.percent.map { "(" + percent($0) + ")" } ?? "(no percentage: the before mean is $0)"
             body =
-                "\(source.quantity) \(money(c.delta, signed: true, source: source)) \(pct) over \(days(c.afterDays)) after vs \(days(c.beforeDays)) before"
+                "\(source.quantity) \(money(c.delta, signed: true, source: source)) \(pct) over "
+                + "\(days(c.afterDays)) after vs \(days(c.beforeDays)) before"
             if case .belowThreshold(_, let t) = r.outcome {
                 body += ", within the \(number(t))% threshold"
             }

@@ -93,7 +93,8 @@ public enum CostImpactCommand {
             } else {
                 throw CostImpactError(
                     .usage,
-                    "--at \(shown(atText)) is not a time: use RFC 3339 like 2024-05-01T14:23:00Z (or +02:00), a date like 2024-05-01, or now"
+                    "--at \(shown(atText)) is not a time: use RFC 3339 like 2024-05-01T14:23:00Z (or +02:00), a "
+                        + "date like 2024-05-01, or now"
                 )
             }
             spec = try CostImpactSpec(

@@ -406,7 +406,8 @@ struct _JSONByteParser {
                 default:
                     throw fail(
                         .invalidEscape, at: i,
-                        "invalid escape sequence '\\\(_printable(e))' (allowed: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)"
+                        "invalid escape sequence '\\\(_printable(e))' (allowed: \\\" \\\\ \\/ \\b \\f \\n \\r \\t "
+                            + "\\uXXXX)"
                     )
                 }
                 i += 2

@@ -154,7 +154,8 @@ struct ConsoleController {
         let session = sessions.create(now: Date())
         var response = Self.redirect("/ui/")
         var cookie =
-            "\(Self.cookieName)=\(session.id); Max-Age=\(Int(ConsoleSessions.lifetime)); Path=/ui; HttpOnly; SameSite=Strict"
+            "\(Self.cookieName)=\(session.id); Max-Age=\(Int(ConsoleSessions.lifetime)); Path=/ui; HttpOnly; "
+            + "SameSite=Strict"
         if Self.overTLS(request) { cookie += "; Secure" }
         response.headers[.setCookie] = cookie
         return response

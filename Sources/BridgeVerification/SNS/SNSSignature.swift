@@ -47,7 +47,8 @@ public enum SNSSignature {
             guard !policy.requireSignatureVersion2 else {
                 throw VerificationError(
                     .malformedSignature,
-                    "SNS SignatureVersion 1 (SHA-1) is not accepted for this source; set the topic's SignatureVersion to 2"
+                    "SNS SignatureVersion 1 (SHA-1) is not accepted for this source; set the topic's "
+                        + "SignatureVersion to 2"
                 )
             }
             sha256 = false
