@@ -2,17 +2,6 @@ import BridgeCore
 import Foundation
 
 package enum CloudthreadJSON {
-    /// One encoder for every call (creating one per record was measurable on the ingest path).
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    package static func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        (try? [UInt8](encoder.encode(value))) ?? []
-    }
-
     /// Decodes `GET /teams`: an array of `{id, name, ...}` (id a string or a number), or that array under `data`.
     static func decodeTeams(_ bytes: [UInt8]) -> [CloudthreadTeam]? {
         guard let value = try? JSONValue.parse(bytes) else { return nil }

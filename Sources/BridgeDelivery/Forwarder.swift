@@ -142,7 +142,7 @@ public final class Forwarder: Service {
 
     /// 401/403: pause everything; the wait doubles (with jitter) up to `maxPauseInterval`.
     private func pause(status: Int, endpoint: String) {
-        let (interval, until) = state.withLock { s -> (TimeInterval, Date) in
+        let interval = state.withLock { s -> TimeInterval in
             let next =
                 s.paused
                 ? min(configuration.maxPauseInterval, max(configuration.pauseInterval, s.pauseInterval * 2))
@@ -153,7 +153,7 @@ public final class Forwarder: Service {
             s.lastError =
                 "Cloudthread refused the API key (HTTP \(status)) on \(endpoint): forwarding is paused and asked "
                 + "again in \(Int(next)) s; nothing is dropped. Check CLOUDTHREAD_API_KEY."
-            return (next, s.holdUntil)
+            return next
         }
         logger.critical(
             "Cloudthread refused the API key; forwarding paused, nothing is dropped",
@@ -161,7 +161,6 @@ public final class Forwarder: Service {
                 "http.status": "\(status)", "cloudthread.endpoint": "\(endpoint)", "retry_in": "\(Int(interval))s",
             ])
         metrics.setGauge("bridge_forwarder_paused", 1, help: "1 while Cloudthread refuses the API key")
-        _ = until
     }
 
     /// A retryable failure (5xx, 408, 429, network): hold all sending back with exponential backoff and full jitter,

@@ -23,25 +23,6 @@ struct StoreFailureTests {
         }
     }
 
-    @Test func oneAggregateKeyIsInFlightFromOneSenderAtATime() async throws {
-        try await withTemporaryStore { store, _ in
-            _ = try await store.record(delivery(metrics: [observation(1)]))
-            let now = Date().addingTimeInterval(1)
-            let first = try await store.claimDue(now: now, limit: 10, lease: 60)
-            #expect(first.count == 1)
-            // A new observation while the first send is in flight: due, but held until that send ends.
-            _ = try await store.record(delivery(metrics: [observation(2)]))
-            #expect(try await store.claimDue(now: now.addingTimeInterval(2), limit: 10, lease: 60).isEmpty)
-            try await store.markSent(first.map(\.id), now: Date())
-            let second = try await store.claimDue(now: now.addingTimeInterval(3), limit: 10, lease: 60)
-            guard case .metric(_, _, _, _, _, let value)? = second.first?.content else {
-                Issue.record("expected the newer value to be due")
-                return
-            }
-            #expect(value == 3)
-        }
-    }
-
     @Test func aFullDatabaseRefusesWritesWithoutHalfCommittingAndRecovers() async throws {
         try await withTemporaryStore { store, _ in
             _ = try await store.record(delivery(key: "before", events: 1))

@@ -52,37 +52,6 @@ struct StoreTests {
         }
     }
 
-    @Test func aggregatesAndCoalescing() async throws {
-        try await withTemporaryStore { store, _ in
-            for v in [3.0, 1.0, 8.0] {
-                _ = try await store.record(
-                    delivery(metrics: [
-                        observation(v), observation(v, agg: .average), observation(v, agg: .maximum),
-                        observation(v, agg: .minimum),
-                    ]))
-            }
-            // Four keys, each with one pending send, whatever the number of observations.
-            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
-            #expect(items.count == 4)
-            var values: [Aggregation: Double] = [:]
-            for item in items {
-                if case .metric(_, _, let agg, _, _, let value) = item.content { values[agg] = value }
-            }
-            #expect(values == [.sum: 12, .average: 4, .maximum: 8, .minimum: 1])
-            // A new observation while the send is in flight gets a new pending send with the new value.
-            _ = try await store.record(delivery(metrics: [observation(10)]))
-            try await store.markRetry(
-                items.map(\.id), dueAt: Date(), error: "503", countAttempt: true, strike: false, now: Date())
-            let again = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
-            #expect(again.count == 4)
-            let sum = again.compactMap { item -> Double? in
-                if case .metric(_, _, .sum, _, _, let v) = item.content { return v }
-                return nil
-            }
-            #expect(sum == [22])
-        }
-    }
-
     @Test func dedupeKeysAndRestart() async throws {
         let dir = NSTemporaryDirectory() + "ctb-store-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }

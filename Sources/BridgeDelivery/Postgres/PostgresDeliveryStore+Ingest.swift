@@ -37,7 +37,7 @@ extension PostgresDeliveryStore {
 
     static func insert(_ d: NewDelivery, _ db: PostgresConnection, logger: Logger) async throws -> RecordResult {
         let now = d.receivedAt.timeIntervalSince1970
-        let explanation = String(decoding: CloudthreadJSON.encode(d.explanation), as: UTF8.self)
+        let explanation = d.explanation.storedJSON
         var id: Int64?
         for try await v in try await db.query(
             """
@@ -85,7 +85,7 @@ extension PostgresDeliveryStore {
         if events.isEmpty, metrics.isEmpty, let firstSeen { throw DuplicateDelivery(key: firstSeen) }
 
         for event in events {
-            let json = String(decoding: CloudthreadJSON.encode(event), as: UTF8.self)
+            let json = event.storedJSON
             try await db.query(
                 """
                 INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
@@ -98,7 +98,7 @@ extension PostgresDeliveryStore {
             return (SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), ref, m)
         }.sorted { $0.key < $1.key }
         for (key, ref, m) in keyed {
-            let dims = String(decoding: CloudthreadJSON.encode(m.dimensions), as: UTF8.self)
+            let dims = m.dimensions.storedJSON
             try await db.query(
                 """
                 INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
