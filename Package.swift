@@ -113,7 +113,7 @@ let package = Package(
             name: "BridgeMappingTests",
             dependencies: ["BridgeCore", "BridgeVerification", "BridgeMapping"]
         ),
-        .testTarget(name: "BridgeCloudthreadTests", dependencies: ["BridgeCloudthread"]),
+        .testTarget(name: "BridgeCloudthreadTests", dependencies: ["BridgeCore", "BridgeCloudthread"]),
         .testTarget(
             name: "BridgeDeliveryTests",
             dependencies: [

@@ -165,7 +165,8 @@ public final class Ingestor: Sendable {
         let key = status == .accepted ? (headerKey ?? result.contentKey) : nil
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
-            events: result.events, metrics: result.metrics, explanation: result.explanation,
+            events: result.events, metrics: result.metrics, followUps: result.followUps,
+            explanation: result.explanation,
             httpStatus: kind.statusCode,
             request: StoredRequest(
                 clientAddress: request.clientAddress, headers: request.headers.fields.map { ($0.name, $0.value) },

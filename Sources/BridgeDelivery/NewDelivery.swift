@@ -21,6 +21,8 @@ public struct NewDelivery: Sendable {
     public var status: Status
     public var events: [EventRecord]
     public var metrics: [MetricObservation]
+    /// Cost follow-ups, stored in the same transaction and due later.
+    public var followUps: [CostFollowUp]
     public var explanation: Explanation
     /// The HTTP status the sender is answered with.
     public var httpStatus: Int
@@ -30,9 +32,10 @@ public struct NewDelivery: Sendable {
 
     public init(
         source: String, deliveryKey: String?, receivedAt: Date, status: Status, events: [EventRecord] = [],
-        metrics: [MetricObservation] = [], explanation: Explanation, httpStatus: Int = 202,
-        request: StoredRequest? = nil
+        metrics: [MetricObservation] = [], followUps: [CostFollowUp] = [], explanation: Explanation,
+        httpStatus: Int = 202, request: StoredRequest? = nil
     ) {
+        self.followUps = followUps
         self.request = request
         self.httpStatus = httpStatus
         self.source = source

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BridgeCloudthread
+@testable import BridgeCore
 
 @Suite("Cost impact comparison")
 struct CostImpactTests {

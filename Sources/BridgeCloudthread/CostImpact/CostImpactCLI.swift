@@ -1,3 +1,4 @@
+import BridgeCore
 import Foundation
 
 // `cloudthread-bridge cost-impact`: the command's logic without argument parsing, environment or network, so that
@@ -65,7 +66,7 @@ public enum CostImpactCommand {
         // Format first, so that every later error can be rendered in it.
         let format = options.format ?? "text"
         guard format == "text" || format == "json" else {
-            return failure("--format \(shown(format)): use text or json", json: false)
+            return failure("--format \(costImpactShown(format)): use text or json", json: false)
         }
         let json = format == "json"
 
@@ -93,7 +94,7 @@ public enum CostImpactCommand {
             } else {
                 throw CostImpactError(
                     .usage,
-                    "--at \(shown(atText)) is not a time: use RFC 3339 like 2024-05-01T14:23:00Z (or +02:00), a "
+                    "--at \(costImpactShown(atText)) is not a time: use RFC 3339 like 2024-05-01T14:23:00Z (or +02:00), a "
                         + "date like 2024-05-01, or now"
                 )
             }
@@ -133,7 +134,8 @@ public enum CostImpactCommand {
                 (status, body) = try await fetch(request.path, request.query)
             } catch {
                 return failure(
-                    "could not reach Cloudthread: \(shown(String(describing: error), limit: 200))", json: json)
+                    "could not reach Cloudthread: \(costImpactShown(String(describing: error), limit: 200))", json: json
+                )
             }
             if let message = apiError(status: status, body: body, source: source) {
                 return failure(message, json: json)
@@ -164,7 +166,7 @@ public enum CostImpactCommand {
     static func apiError(status: Int, body: [UInt8], source: CostSource) -> String? {
         let detail: String = {
             let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return text.isEmpty ? "" : ": " + shown(text, limit: 200)
+            return text.isEmpty ? "" : ": " + costImpactShown(text, limit: 200)
         }()
         switch status {
         case 200: return nil
