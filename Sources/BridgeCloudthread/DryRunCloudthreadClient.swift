@@ -44,4 +44,9 @@ public final class DryRunCloudthreadClient: CloudthreadClient, @unchecked Sendab
     }
 
     public func teams() async -> Result<[CloudthreadTeam], CloudthreadClientError> { .success([]) }
+
+    /// Nothing is read from Cloudthread in a dry run: the forwarder does not run cost follow-ups without a key.
+    public func get(path: String, query: [(String, String)]) async -> (outcome: CloudthreadOutcome, body: [UInt8]) {
+        (.retry(reason: "dry run: nothing is read from Cloudthread", retryAfter: nil), [])
+    }
 }

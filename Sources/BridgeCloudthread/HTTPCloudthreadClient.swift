@@ -39,6 +39,13 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
         return .success(teams)
     }
 
+    public func get(path: String, query: [(String, String)]) async -> (outcome: CloudthreadOutcome, body: [UInt8]) {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let encoded = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        return await send(method: .GET, path: path + encoded, body: nil)
+    }
+
     func send(method: HTTPMethod, path: String, body: [UInt8]?) async -> (outcome: CloudthreadOutcome, body: [UInt8]) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -50,7 +57,7 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
         }
         do {
             let response = try await httpClient.execute(request, timeout: timeout)
-            let buffer = try await response.body.collect(upTo: 1 << 20)
+            let buffer = try await response.body.collect(upTo: 4 << 20)
             let bytes = Array(buffer.readableBytesView)
             let retryAfter = response.headers.first(name: "Retry-After").flatMap {
                 HTTPCloudthreadClient.parseRetryAfter($0)

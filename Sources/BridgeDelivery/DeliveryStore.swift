@@ -12,6 +12,10 @@ public protocol DeliveryStore: Sendable {
     /// Due again at `dueAt`. `countAttempt` counts a failed attempt; `strike` counts a failure of this record
     /// sent alone while other sends succeeded (poison detection).
     func markRetry(_ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strike: Bool, now: Date) async throws
+    /// Finishes a claimed cost follow-up in one transaction: stores its event and data point, appends its note to
+    /// the delivery's explanation and marks it sent. False (and nothing written) when the claim was lost: its lease
+    /// ended and another sender took it.
+    func completeFollowUp(_ id: Int64, _ completion: CostFollowUpCompletion, now: Date) async throws -> Bool
     func markDead(_ ids: [Int64], reason: String, now: Date) async throws
     /// The earliest time a record becomes due (a pending record's due time or an in-flight record's lease end).
     func nextDue() async throws -> Date?

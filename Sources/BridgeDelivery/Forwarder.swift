@@ -32,7 +32,7 @@ public final class Forwarder: Service {
     let logger: Logger
     let metrics: any MetricsRecorder
     private let signal = WakeSignal()
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     public init(
         store: any DeliveryStore, client: any CloudthreadClient, tokens: @escaping @Sendable () -> StreamTokens,
@@ -74,6 +74,7 @@ public final class Forwarder: Service {
     func step() async {
         let now = Date()
         let (holdUntil, paused) = state.withLock { ($0.holdUntil, $0.paused) }
+        let clockNow = configuration.clock()
         if holdUntil > now {
             await signal.wait(timeout: Self.duration(holdUntil.timeIntervalSince(now)))
             return
@@ -85,7 +86,8 @@ public final class Forwarder: Service {
         }
         let items: [OutboxItem]
         do {
-            items = try await store.claimDue(now: now, limit: configuration.batchSize * 4, lease: configuration.lease)
+            items = try await store.claimDue(
+                now: clockNow, limit: configuration.batchSize * 4, lease: configuration.lease)
         } catch {
             storeFailed("claim due records", error)
             await signal.wait(timeout: .seconds(1))
@@ -94,7 +96,7 @@ public final class Forwarder: Service {
         if items.isEmpty {
             var timeout = configuration.pollInterval
             if let due = try? await store.nextDue() {
-                let wait = due.timeIntervalSinceNow
+                let wait = due.timeIntervalSince(clockNow)
                 // At least 50 ms: a due record may be held back by a send of the same key still in flight.
                 if wait < 1 { timeout = Self.duration(max(0.05, wait)) }
             }
@@ -141,7 +143,7 @@ public final class Forwarder: Service {
     }
 
     /// 401/403: pause everything; the wait doubles (with jitter) up to `maxPauseInterval`.
-    private func pause(status: Int, endpoint: String) {
+    func pause(status: Int, endpoint: String) {
         let interval = state.withLock { s -> TimeInterval in
             let next =
                 s.paused
@@ -166,7 +168,7 @@ public final class Forwarder: Service {
     /// A retryable failure (5xx, 408, 429, network): hold all sending back with exponential backoff and full jitter,
     /// or for `Retry-After` (up to `retry.retryAfterCap`, 1 hour by default). Returns the delay.
     @discardableResult
-    private func hold(reason: String, retryAfter: TimeInterval?) -> TimeInterval {
+    func hold(reason: String, retryAfter: TimeInterval?) -> TimeInterval {
         let delay = state.withLock { s -> TimeInterval in
             let delay = configuration.retry.delay(
                 attempt: s.failures, retryAfter: retryAfter)
@@ -189,7 +191,7 @@ public final class Forwarder: Service {
 
     /// Runs a store update, retrying a failure twice; if it still fails, the records stay claimed until their
     /// lease ends and are then due again (at-least-once).
-    private func mark(_ what: String, _ body: () async throws -> Void) async {
+    func mark(_ what: String, _ body: () async throws -> Void) async {
         for attempt in 0..<3 {
             do {
                 try await body()
@@ -249,6 +251,7 @@ public final class Forwarder: Service {
         var ready: [(OutboxItem, EventsRequest.Item)] = []
         var metricGroups: [String: (Secret, Aggregation, [OutboxItem])] = [:]
         var groupOrder: [String] = []
+        var followUps: [(OutboxItem, StoredCostFollowUp)] = []
         let known = tokens()
 
         for item in items {
@@ -264,6 +267,9 @@ public final class Forwarder: Service {
                             timestamp: event.timestamp, teamID: teamId,
                             payload: .init(type: event.type, description: event.description, eventURL: event.url))
                     ))
+            case .costFollowUp(let followUp, _):
+                followUps.append((item, followUp))
+                continue
             case .metric(let ref, _, let agg, _, _, _):
                 guard let token = known.token(for: ref) else {
                     await dead(
@@ -300,6 +306,7 @@ public final class Forwarder: Service {
             index += 1
             await send(request, pending: &pending)
         }
+        await runFollowUps(followUps, tokens: known, pending: &pending)
         // Whatever was not attempted (the API is held back) is due again when the hold ends.
         if !pending.isEmpty {
             let due = max(state.withLock { $0.holdUntil }, Date())
@@ -436,7 +443,7 @@ public final class Forwarder: Service {
         }
     }
 
-    private func dead(_ items: [OutboxItem], kind: String, reason: String) async {
+    func dead(_ items: [OutboxItem], kind: String, reason: String) async {
         logger.error(
             "record moved to dead letters", metadata: ["outbox.ids": "\(items.map(\.id))", "reason": "\(reason)"])
         await mark("move a record to dead letters") {

@@ -18,6 +18,9 @@ public struct ForwarderConfiguration: Sendable {
     public var isolateAfterAttempts: Int = 3
     /// A record sent alone that gets a retryable error this many times while other sends succeed is dead-lettered.
     public var poisonStrikes: Int = 5
+    /// The time as the forwarder sees it: which records are due, cost follow-ups included. Tests move it forward
+    /// to run a follow-up days early; in production it is the system clock.
+    public var clock: @Sendable () -> Date = { Date() }
 
     public init() {}
 }

@@ -10,6 +10,8 @@ public struct OutboxItem: Sendable, Equatable {
         case metric(
             streamRef: String, name: String, aggregation: Aggregation, dimensions: [String: String], hour: String,
             value: Double)
+        /// A cost follow-up whose time has come (fetch the cost data, compare, post what it found).
+        case costFollowUp(StoredCostFollowUp, deliveryID: Int64?)
     }
 
     public var id: Int64

@@ -7,6 +7,8 @@ public struct OutboxStats: Sendable, Codable, Equatable {
     public var inflight: Int
     public var sent: Int
     public var dead: Int
-    /// Age in seconds of the oldest pending record, 0 when none.
+    /// Age in seconds of the oldest pending record (for a cost follow-up, since it became due), 0 when none.
     public var oldestPendingAge: Double
+    /// Cost follow-ups not due yet (not counted as pending).
+    public var scheduled: Int = 0
 }

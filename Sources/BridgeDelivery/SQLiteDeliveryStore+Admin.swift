@@ -51,7 +51,7 @@ extension SQLiteDeliveryStore {
                 guard let id = row[0].integer else { return nil }
                 let kind = row[2].text ?? ""
                 let record: String
-                if kind == "event" {
+                if kind != "metric" {
                     record = row[5].text ?? ""
                 } else {
                     let fields: [String: JSONValue] = [

@@ -57,7 +57,7 @@ extension SQLiteDeliveryStore {
                 guard let rid = r[0].integer else { return nil }
                 let kind = r[1].text ?? ""
                 let text: String
-                if kind == "event" {
+                if kind != "metric" {
                     text = r[5].text ?? ""
                 } else {
                     text =

@@ -76,31 +76,45 @@ extension SQLiteDeliveryStore {
                 """,
                 [.integer(id), .text(json), .real(now), .real(now), .real(now)])
         }
-        for m in metrics {
-            let ref = StreamTokenRef.fingerprint(m.streamToken)
-            let key = SQLiteDeliveryStore.aggregateKey(m, streamRef: ref)
-            let dims = m.dimensions.storedJSON
+        for m in metrics { try SQLiteDeliveryStore.insertObservation(m, deliveryID: id, now: now, db) }
+        for f in d.followUps where f.dedupeKey.map({ itemKeys.contains($0) }) ?? true {
+            let stored = StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint))
             try db.query(
                 """
-                INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
-                  updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
-                ON CONFLICT(key) DO UPDATE SET sum = sum + excluded.sum, count = count + 1,
-                  min = MIN(min, excluded.min), max = MAX(max, excluded.max), updated_at = excluded.updated_at
+                INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
+                VALUES ('cost_followup', ?, ?, 'pending', ?, ?, ?)
                 """,
-                [
-                    .text(key), .text(ref), .text(m.name), .text(m.aggregation.rawValue), .text(dims),
-                    .text(m.hour), .real(m.value), .real(m.value), .real(m.value), .real(now),
-                ])
-            try db.query(
-                """
-                INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
-                VALUES ('metric', ?, ?, 'pending', ?, ?, ?)
-                ON CONFLICT(agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
-                """,
-                [.integer(id), .text(key), .real(now), .real(now), .real(now)])
+                [.integer(id), .text(stored.json), .real(f.due.timeIntervalSince1970), .real(now), .real(now)])
         }
         return .stored(deliveryId: id, events: events.count, metrics: metrics.count)
+    }
+
+    /// Adds one observation to its hourly aggregate and makes the aggregate's key due (one pending send per key).
+    static func insertObservation(_ m: MetricObservation, deliveryID id: Int64, now: Double, _ db: SQLiteDatabase)
+        throws
+    {
+        let ref = StreamTokenRef.fingerprint(m.streamToken)
+        let key = SQLiteDeliveryStore.aggregateKey(m, streamRef: ref)
+        let dims = m.dimensions.storedJSON
+        try db.query(
+            """
+            INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
+              updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+            ON CONFLICT(key) DO UPDATE SET sum = sum + excluded.sum, count = count + 1,
+              min = MIN(min, excluded.min), max = MAX(max, excluded.max), updated_at = excluded.updated_at
+            """,
+            [
+                .text(key), .text(ref), .text(m.name), .text(m.aggregation.rawValue), .text(dims),
+                .text(m.hour), .real(m.value), .real(m.value), .real(m.value), .real(now),
+            ])
+        try db.query(
+            """
+            INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
+            VALUES ('metric', ?, ?, 'pending', ?, ?, ?)
+            ON CONFLICT(agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
+            """,
+            [.integer(id), .text(key), .real(now), .real(now), .real(now)])
     }
 
     /// The aggregate key: stream (by its fingerprint), metric, aggregation, sorted dimensions and hour.

@@ -21,7 +21,7 @@ extension SQLiteDeliveryStore {
             let rows = try db.query(
                 """
                 SELECT o.id, o.kind, o.attempts, o.strikes, o.record, a.stream_ref, a.metric, a.aggregation,
-                       a.dimensions, a.hour, a.sum, a.count, a.min, a.max
+                       a.dimensions, a.hour, a.sum, a.count, a.min, a.max, o.delivery_id
                 FROM outbox o LEFT JOIN aggregates a ON a.key = o.agg_key
                 WHERE o.state = 'pending' AND o.due_at <= ?
                   AND (o.agg_key IS NULL OR NOT EXISTS
@@ -56,12 +56,18 @@ extension SQLiteDeliveryStore {
 
     /// Decodes one claimed row; nil when it cannot be read (it is then dead-lettered).
     static func outboxItem(_ row: [SQLiteValue]) -> OutboxItem? {
-        guard row.count == 14, let id = row[0].integer, let kind = row[1].text else { return nil }
+        guard row.count == 15, let id = row[0].integer, let kind = row[1].text else { return nil }
         let attempts = Int(row[2].integer ?? 0)
         let strikes = Int(row[3].integer ?? 0)
         if kind == "event" {
             guard let text = row[4].text, let event = EventRecord(storedJSON: text) else { return nil }
             return OutboxItem(id: id, attempts: attempts, strikes: strikes, content: .event(event))
+        }
+        if kind == "cost_followup" {
+            guard let text = row[4].text, let followUp = try? StoredCostFollowUp.decode(text) else { return nil }
+            return OutboxItem(
+                id: id, attempts: attempts, strikes: strikes,
+                content: .costFollowUp(followUp, deliveryID: row[14].integer))
         }
         guard let ref = row[5].text, let name = row[6].text,
             let agg = row[7].text.flatMap(Aggregation.init(rawValue:)),
@@ -153,7 +159,7 @@ extension SQLiteDeliveryStore {
 
     public func stats(now: Date) async throws -> OutboxStats {
         try await perform { db in
-            let rows = try db.query("SELECT state, COUNT(*), MIN(created_at) FROM outbox GROUP BY state")
+            let rows = try db.query(SQLiteDeliveryStore.statsQuery, [.real(now.timeIntervalSince1970)])
             var s = OutboxStats(pending: 0, inflight: 0, sent: 0, dead: 0, oldestPendingAge: 0)
             for row in rows {
                 let n = Int(row[1].integer ?? 0)
@@ -164,10 +170,22 @@ extension SQLiteDeliveryStore {
                 case "inflight": s.inflight = n
                 case "sent": s.sent = n
                 case "dead": s.dead = n
+                case "scheduled": s.scheduled = n
                 default: break
                 }
             }
             return s
         }
     }
+}
+
+extension SQLiteDeliveryStore {
+    /// Counts by state; cost follow-ups not due yet count as `scheduled`, and a due follow-up's age counts from its
+    /// due time (it was not waiting before). Shared with the PostgreSQL store (`?` is the time now).
+    static let statsQuery = """
+        SELECT CASE WHEN state = 'pending' AND kind = 'cost_followup' AND due_at > ? THEN 'scheduled'
+                    ELSE state END AS s,
+               COUNT(*), MIN(CASE WHEN kind = 'cost_followup' THEN due_at ELSE created_at END)
+        FROM outbox GROUP BY s
+        """
 }

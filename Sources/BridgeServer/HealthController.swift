@@ -44,6 +44,9 @@ struct HealthController {
                 metrics.setGauge(
                     "bridge_outbox_oldest_pending_seconds", stats.oldestPendingAge,
                     help: "Age of the oldest record waiting to be sent")
+                metrics.setGauge(
+                    "bridge_cost_followups_scheduled", Double(stats.scheduled),
+                    help: "Cost follow-ups stored and not due yet")
             }
             metrics.setGauge(
                 "bridge_forwarder_paused", forwarder.isPaused ? 1 : 0, help: "1 while Cloudthread refuses the API key")

@@ -28,15 +28,23 @@ public struct CostFollowUp: Sendable, Equatable {
         spec: CostImpactSpec, deployAt: Date, description: String?, url: String?, team: TeamRef?,
         dimensions: [String: String], streamToken: Secret?, rule: String
     ) throws {
+        // The windows first: they refuse a time outside 1970...9999 before it is rounded.
+        _ = try CostWindows(deployAt: deployAt, spec: spec)
+        let rounded = CostFollowUp.milliseconds(deployAt)
         self.spec = spec
-        self.deployAt = deployAt
+        self.deployAt = rounded
         self.description = description
         self.url = url
         self.team = team
         self.dimensions = dimensions
         self.streamToken = streamToken
         self.rule = rule
-        self.due = try CostWindows(deployAt: deployAt, spec: spec).due
+        self.due = try CostWindows(deployAt: rounded, spec: spec).due
+    }
+
+    /// Deploy times are kept to the millisecond (stored as an integer, so they read back exactly).
+    static func milliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: Double(Int64((date.timeIntervalSince1970 * 1000).rounded())) / 1000)
     }
 
     /// One line for `try`, logs and the delivery's explanation.
@@ -92,7 +100,8 @@ public struct StoredCostFollowUp: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         spec = try c.decode(CostImpactSpec.self, forKey: .spec)
-        deployAt = Date(timeIntervalSince1970: try c.decode(Double.self, forKey: .deployAt))
+        let ms = try c.decode(Int64.self, forKey: .deployAt)
+        deployAt = Date(timeIntervalSince1970: Double(ms) / 1000)
         description = try c.decodeIfPresent(String.self, forKey: .description)
         url = try c.decodeIfPresent(String.self, forKey: .url)
         team = try c.decodeIfPresent(TeamRef.self, forKey: .team)
@@ -104,7 +113,7 @@ public struct StoredCostFollowUp: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(spec, forKey: .spec)
-        try c.encode(deployAt.timeIntervalSince1970, forKey: .deployAt)
+        try c.encode(Int64((deployAt.timeIntervalSince1970 * 1000).rounded()), forKey: .deployAt)
         try c.encodeIfPresent(description, forKey: .description)
         try c.encodeIfPresent(url, forKey: .url)
         try c.encodeIfPresent(team, forKey: .team)

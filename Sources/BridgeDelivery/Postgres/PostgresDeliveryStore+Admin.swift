@@ -65,7 +65,7 @@ extension PostgresDeliveryStore {
                     (Int64, Int64?, String, Int, String?, String?, Double, String?, String?, String?, String?).self)
             {
                 let text: String
-                if kind == "event" {
+                if kind != "metric" {
                     text = record ?? ""
                 } else {
                     let fields: [String: JSONValue] = [

@@ -51,7 +51,7 @@ extension PostgresDeliveryStore {
                     (Int64, String, String, Int, String?, String?, Double, String?, String?, String?, String?).self)
             {
                 let text =
-                    kind == "event"
+                    kind != "metric"
                     ? (record ?? "") : "\(metric ?? "?") (\(agg ?? "?")) for the hour \(hour ?? "?") \(dims ?? "{}")"
                 records.append(
                     DeliveryDetail.Record(

@@ -98,24 +98,11 @@ extension PostgresDeliveryStore {
             return (SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), ref, m)
         }.sorted { $0.key < $1.key }
         for (key, ref, m) in keyed {
-            let dims = m.dimensions.storedJSON
-            try await db.query(
-                """
-                INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
-                  updated_at)
-                VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(m.value), 1,
-                  \(m.value), \(m.value), \(now))
-                ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum, count = aggregates.count + 1,
-                  min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
-                  updated_at = excluded.updated_at
-                """, logger: logger)
-            try await db.query(
-                """
-                INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
-                VALUES ('metric', \(id), \(key), 'pending', \(now), \(now), \(now))
-                ON CONFLICT (agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
-                """, logger: logger)
+            try await insertObservation(m, key: key, streamRef: ref, deliveryID: id, now: now, db, logger: logger)
         }
+        try await insertFollowUps(
+            d.followUps.filter { f in f.dedupeKey.map { fresh.contains($0) } ?? true },
+            deliveryID: id, now: now, db, logger: logger)
         try await db.query(
             "UPDATE deliveries SET events = \(events.count), metrics = \(metrics.count) WHERE id = \(id)",
             logger: logger)

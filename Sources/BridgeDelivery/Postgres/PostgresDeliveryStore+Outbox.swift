@@ -34,15 +34,20 @@ extension PostgresDeliveryStore {
                       AND n.id > o.id AND n.state IN ('pending', 'inflight'))
                   FOR UPDATE SKIP LOCKED)
                 """, logger: logger)
-            var candidates: [(id: Int64, kind: String, key: String?, attempts: Int, strikes: Int, record: String?)] = []
-            for try await (id, kind, key, attempts, strikes, record) in try await db.query(
+            var candidates:
+                [(
+                    id: Int64, kind: String, key: String?, attempts: Int, strikes: Int, record: String?,
+                    delivery: Int64?
+                )] =
+                    []
+            for try await (id, kind, key, attempts, strikes, record, delivery) in try await db.query(
                 """
-                SELECT id, kind, agg_key, attempts, strikes, record FROM outbox
+                SELECT id, kind, agg_key, attempts, strikes, record, delivery_id FROM outbox
                 WHERE (state = 'pending' AND due_at <= \(t)) OR (state = 'inflight' AND claimed_until <= \(t))
                 ORDER BY due_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """, logger: logger
-            ).decode((Int64, String, String?, Int, Int, String?).self) {
-                candidates.append((id, kind, key, attempts, strikes, record))
+            ).decode((Int64, String, String?, Int, Int, String?, Int64?).self) {
+                candidates.append((id, kind, key, attempts, strikes, record, delivery))
             }
             guard !candidates.isEmpty else { return [] }
             let keys = Array(Set(candidates.compactMap(\.key))).sorted()
@@ -82,6 +87,17 @@ extension PostgresDeliveryStore {
                         continue
                     }
                     items.append(OutboxItem(id: c.id, attempts: c.attempts, strikes: c.strikes, content: .event(event)))
+                    continue
+                }
+                if c.kind == "cost_followup" {
+                    guard let text = c.record, let followUp = try? StoredCostFollowUp.decode(text) else {
+                        broken.append(c.id)
+                        continue
+                    }
+                    items.append(
+                        OutboxItem(
+                            id: c.id, attempts: c.attempts, strikes: c.strikes,
+                            content: .costFollowUp(followUp, deliveryID: c.delivery)))
                     continue
                 }
                 guard let key = c.key else {
@@ -234,7 +250,12 @@ extension PostgresDeliveryStore {
         try await perform("count the outbox") { [logger] client in
             var s = OutboxStats(pending: 0, inflight: 0, sent: 0, dead: 0, oldestPendingAge: 0)
             for try await (state, n, oldest) in try await client.query(
-                "SELECT state, COUNT(*), MIN(created_at) FROM outbox GROUP BY state", logger: logger
+                """
+                SELECT CASE WHEN state = 'pending' AND kind = 'cost_followup' AND due_at > \(now.timeIntervalSince1970)
+                            THEN 'scheduled' ELSE state END AS s,
+                       COUNT(*), MIN(CASE WHEN kind = 'cost_followup' THEN due_at ELSE created_at END)
+                FROM outbox GROUP BY s
+                """, logger: logger
             ).decode((String, Int64, Double?).self) {
                 switch state {
                 case "pending":
@@ -243,6 +264,7 @@ extension PostgresDeliveryStore {
                 case "inflight": s.inflight = Int(n)
                 case "sent": s.sent = Int(n)
                 case "dead": s.dead = Int(n)
+                case "scheduled": s.scheduled = Int(n)
                 default: break
                 }
             }

@@ -1,0 +1,96 @@
+import BridgeCore
+import Foundation
+import PostgresNIO
+
+/// Cost follow-ups (docs/cost-impact.md) on PostgreSQL: outbox records of kind `cost_followup`, claimed like every
+/// record (`FOR UPDATE SKIP LOCKED` and a lease, so one replica runs each), finished in one transaction that
+/// checks the claim is still this replica's.
+extension PostgresDeliveryStore {
+    static func insertFollowUps(
+        _ followUps: [CostFollowUp], deliveryID id: Int64, now: Double, _ db: PostgresConnection, logger: Logger
+    ) async throws {
+        for f in followUps {
+            let json = StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint)).json
+            let due = f.due.timeIntervalSince1970
+            try await db.query(
+                """
+                INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
+                VALUES ('cost_followup', \(id), \(json), 'pending', \(due), \(now), \(now))
+                """, logger: logger)
+        }
+    }
+
+    /// Adds one observation to its hourly aggregate (atomically: `ON CONFLICT DO UPDATE`) and makes its key due.
+    static func insertObservation(
+        _ m: MetricObservation, key: String, streamRef ref: String, deliveryID id: Int64, now: Double,
+        _ db: PostgresConnection, logger: Logger
+    ) async throws {
+        let dims = m.dimensions.storedJSON
+        try await db.query(
+            """
+            INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
+              updated_at)
+            VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(m.value), 1,
+              \(m.value), \(m.value), \(now))
+            ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum, count = aggregates.count + 1,
+              min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
+              updated_at = excluded.updated_at
+            """, logger: logger)
+        try await db.query(
+            """
+            INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
+            VALUES ('metric', \(id), \(key), 'pending', \(now), \(now), \(now))
+            ON CONFLICT (agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
+            """, logger: logger)
+    }
+
+    public func completeFollowUp(_ id: Int64, _ completion: CostFollowUpCompletion, now: Date) async throws -> Bool {
+        let instance = self.instance
+        let t = now.timeIntervalSince1970
+        return try await transaction("finish a cost follow-up") { [logger] db in
+            // The claim must still be ours: a replica whose lease ended while it fetched writes nothing.
+            var owner: Int64?? = nil
+            for try await deliveryID in try await db.query(
+                """
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
+                  claimed_until = NULL, updated_at = \(t)
+                WHERE id = \(id) AND kind = 'cost_followup' AND state = 'inflight' AND claimed_by = \(instance)
+                RETURNING delivery_id
+                """, logger: logger
+            ).decode(Int64?.self) {
+                owner = .some(deliveryID)
+            }
+            guard let owner else { return false }
+            if let event = completion.event {
+                try await db.query(
+                    """
+                    INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
+                    VALUES ('event', \(owner), \(event.storedJSON), 'pending', \(t), \(t), \(t))
+                    """, logger: logger)
+            }
+            if let m = completion.metric, let owner {
+                let ref = StreamTokenRef.fingerprint(m.streamToken)
+                try await Self.insertObservation(
+                    m, key: SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), streamRef: ref, deliveryID: owner,
+                    now: t, db, logger: logger)
+            }
+            if let owner {
+                var text: String?
+                for try await e in try await db.query(
+                    "SELECT explanation FROM deliveries WHERE id = \(owner) FOR UPDATE", logger: logger
+                ).decode(String?.self) {
+                    text = e
+                }
+                if let text {
+                    var explanation =
+                        (try? JSONDecoder().decode(Explanation.self, from: Data(text.utf8))) ?? Explanation(source: "")
+                    explanation.notes.append(completion.note)
+                    try await db.query(
+                        "UPDATE deliveries SET explanation = \(explanation.storedJSON) WHERE id = \(owner)",
+                        logger: logger)
+                }
+            }
+            return true
+        }
+    }
+}
