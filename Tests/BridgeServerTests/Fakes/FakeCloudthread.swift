@@ -33,6 +33,8 @@ final class FakeCloudthread: Sendable {
         var failDescriptionsContaining: String?
         /// Daily cost series by Cost View id (`GET /cost/metric/{id}`), as `YYYYMMDD` → cost.
         var costViews: [String: [String: Double]] = [:]
+        /// Daily unit cost series by Unit Metric id (`GET /unit/metric/{id}`).
+        var unitMetrics: [String: [String: Double]] = [:]
         var costQueries: [String] = []
     }
 
@@ -187,20 +189,12 @@ final class FakeCloudthread: Sendable {
             return Response(status: .created)
         }
         router.get("/cost/metric/:id") { request, context -> Response in
-            if let r = self.gate(request) { return r }
-            let id = context.parameters.get("id") ?? ""
-            self.state.withLock { $0.costQueries.append(request.uri.description) }
-            guard let series = self.state.withLock({ $0.costViews[id] }) else {
-                return FakeCloudthread.error(.notFound, "cost view not found")
+            self.series(request, context, field: "current_timeframe_cost", what: "cost view") { $0.costViews }
+        }
+        router.get("/unit/metric/:id") { request, context -> Response in
+            self.series(request, context, field: "current_timeframe_unit_metric", what: "unit metric") {
+                $0.unitMetrics
             }
-            let start = (request.uri.queryParameters.get("start_date") ?? "").replacingOccurrences(of: "-", with: "")
-            let end = (request.uri.queryParameters.get("end_date") ?? "").replacingOccurrences(of: "-", with: "")
-            let points = series.keys.sorted().filter { $0 >= start && $0 <= end }.map {
-                JSONValue.object(["date": .string($0), "current_timeframe_cost": .number(series[$0]!)])
-            }
-            return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(["data": .array(points)]).json)))
         }
         router.get("/teams") { request, _ -> Response in
             if let r = self.gate(request) { return r }
@@ -216,6 +210,28 @@ final class FakeCloudthread: Sendable {
         let started = Task { try await app.runService() }
         task.withLock { $0 = started }
         for _ in 0..<200 where port.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// A daily series from `state` between `start_date` and `end_date` (days missing from the state are missing
+    /// from the answer, as when Cloudthread has no data for them); 404 for an id the test did not set.
+    func series(
+        _ request: Request, _ context: BasicRequestContext, field: String, what: String,
+        _ table: (State) -> [String: [String: Double]]
+    ) -> Response {
+        if let r = gate(request) { return r }
+        let id = context.parameters.get("id") ?? ""
+        state.withLock { $0.costQueries.append(request.uri.description) }
+        guard let series = state.withLock({ table($0)[id] }) else {
+            return FakeCloudthread.error(.notFound, "\(what) not found")
+        }
+        let start = (request.uri.queryParameters.get("start_date") ?? "").replacingOccurrences(of: "-", with: "")
+        let end = (request.uri.queryParameters.get("end_date") ?? "").replacingOccurrences(of: "-", with: "")
+        let points = series.keys.sorted().filter { $0 >= start && $0 <= end }.map {
+            JSONValue.object(["date": .string($0), field: .number(series[$0]!)])
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(["data": .array(points)]).json)))
     }
 
     func stop() async {
