@@ -205,7 +205,7 @@ struct Deliveries: AsyncParsableCommand {
             try await $0.deliveries(limit: limit, source: source)
         }
         for d in list {
-            let why = d.explanation.map { e in e.notes.first ?? e.summary } ?? ""
+            let why = d.explanation.map { e in e.notes.last ?? e.summary } ?? ""
             print(
                 "\(d.id)\t\(ISO8601DateFormatter().string(from: d.receivedAt))\t\(d.source)\t\(d.status) (\(d.httpStatus))\tevents=\(d.events) metrics=\(d.metrics)\t\(why)"
             )
