@@ -105,6 +105,7 @@ public struct RuleChecker: Sendable {
             var paths: [PayloadPath] = []
             for e in rule.events {
                 paths += [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.requiredPaths)
+                paths += (e.costImpact?.dimensions ?? []).map(\.value).flatMap(\.requiredPaths)
             }
             for m in rule.metrics {
                 paths += ([m.name, m.value, m.time].compactMap { $0 } + m.dimensions.map(\.value)).flatMap(

@@ -3,7 +3,8 @@ import BridgeVerification
 import Foundation
 import Yams
 
-/// The outputs of a rule: `event`/`events` and `metric`/`metrics`.
+/// The outputs of a rule: `event`/`events` and `metric`/`metrics` (an event's `cost_impact:` is in
+/// RuleFileReader+CostImpact.swift).
 extension RuleFileReader {
     mutating func eventTemplate(_ node: Node) -> EventTemplate? {
         guard let pairs = mapping(node, allowed: RuleFileReader.eventKeys, what: "an event") else { return nil }
@@ -16,6 +17,7 @@ extension RuleFileReader {
             case "description": e.description = template(value, what: "event 'description'")
             case "url": e.url = template(value, what: "event 'url'")
             case "team": if let s = string(value, what: "'team'") { e.team = teamTemplate(value, s) }
+            case "cost_impact": e.costImpact = costImpactTemplate(value)
             default: break
             }
         }
@@ -66,24 +68,7 @@ extension RuleFileReader {
                     m.streamToken = nonEmpty(expand(s).value).map(Secret.init)
                 }
             case "dimensions":
-                guard let dm = v.mapping else {
-                    error(v, "'dimensions' must be a mapping of names to templates")
-                    continue
-                }
-                if dm.count > CloudthreadLimits.maxDimensions {
-                    error(
-                        keyNode,
-                        "a metric has at most \(CloudthreadLimits.maxDimensions) dimensions in Cloudthread; this "
-                            + "one has \(dm.count)"
-                    )
-                }
-                for (dk, dv) in dm {
-                    guard let dkey = dk.scalar?.string, !dkey.isEmpty else {
-                        error(dk, "dimension names must be non-empty strings")
-                        continue
-                    }
-                    if let t = template(dv, what: "dimension '\(dkey)'") { m.dimensions.append((dkey, t)) }
-                }
+                if let d = dimensionTemplates(v, keyNode: keyNode, what: "a metric") { m.dimensions = d }
             default: break
             }
         }

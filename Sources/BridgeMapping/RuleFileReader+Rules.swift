@@ -8,7 +8,7 @@ extension RuleFileReader {
     static let ruleKeys = [
         "name", "when", "for_each", "dedupe_key", "team", "stream_token", "event", "events", "metric", "metrics",
     ]
-    static let eventKeys = ["type", "time", "description", "url", "team"]
+    static let eventKeys = ["type", "time", "description", "url", "team", "cost_impact"]
     static let metricKeys = ["name", "aggregate", "value", "time", "dimensions", "stream_token"]
 
     mutating func rule(_ node: Node, index: Int) -> Rule? {
@@ -65,7 +65,8 @@ extension RuleFileReader {
     }
 
     func eventPaths(_ e: EventTemplate) -> [PayloadPath] {
-        [e.type, e.time, e.description, e.url, e.team].compactMap { $0 }.flatMap(\.paths)
+        ([e.type, e.time, e.description, e.url, e.team].compactMap { $0 }
+            + (e.costImpact?.dimensions ?? []).map(\.value)).flatMap(\.paths)
     }
 
     func metricPaths(_ m: MetricTemplate) -> [PayloadPath] {
