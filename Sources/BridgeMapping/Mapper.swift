@@ -51,6 +51,7 @@ public struct Mapper: Sendable {
         let context = MappingContext(request: request, payload: payload, subpath: subpath)
         var explanation = Explanation(source: source.name)
         var records: [OutputRecord] = []
+        var followUps: [CostFollowUp] = []
         for rule in source.rules {
             var trace = Explanation.RuleTrace(
                 rule: rule.name, matched: false, checks: [], items: nil, events: 0, metrics: 0)
@@ -81,10 +82,21 @@ public struct Mapper: Sendable {
                 }
                 for template in rule.events {
                     switch render(template, rule: rule, source: source, ctx) {
-                    case .success(var e):
+                    case .success(let rendered):
+                        var e = rendered.event
                         e.dedupeKey = itemKey
                         records.append(.event(e))
                         trace.events += 1
+                        if let costImpact = template.costImpact {
+                            switch followUp(costImpact, event: e, at: rendered.at, rule: rule, source: source, ctx) {
+                            case .success(var f):
+                                f.dedupeKey = itemKey
+                                followUps.append(f)
+                                explanation.notes.append(Mapper.note(f))
+                            case .failure(let reason):
+                                explanation.rejected.append(.init(rule: rule.name, reason: reason.description))
+                            }
+                        }
                     case .failure(let reason):
                         explanation.rejected.append(.init(rule: rule.name, reason: reason.description))
                     }
@@ -112,18 +124,27 @@ public struct Mapper: Sendable {
             let key = (try? keyTemplate.render(context)) ?? ""
             if !key.isEmpty { contentKey = key }
         }
-        return MappingResult(records: records, explanation: explanation, contentKey: contentKey)
+        return MappingResult(
+            records: records, explanation: explanation, contentKey: contentKey, followUps: followUps)
     }
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
     }
 
+    /// The explanation's note for a planned follow-up (`try` shows the follow-up itself instead).
+    static func note(_ f: CostFollowUp) -> String { "rule '\(f.rule)': \(f.summary)" }
+
     private func time(_ template: Template?, _ ctx: MappingContext, what: String) throws -> String {
-        guard let template else { return CloudthreadTime.hour(ctx.request.receivedAt) }
+        CloudthreadTime.hour(try date(template, ctx, what: what))
+    }
+
+    /// The time `template` gives, or the time received when there is none or it is empty.
+    private func date(_ template: Template?, _ ctx: MappingContext, what: String) throws -> Date {
+        guard let template else { return ctx.request.receivedAt }
         let value: JSONValue?
         do { value = try template.value(ctx) } catch { throw Invalid(description: "\(what) time: \(error)") }
-        guard let value, !value.isEmptyValue else { return CloudthreadTime.hour(ctx.request.receivedAt) }
+        guard let value, !value.isEmptyValue else { return ctx.request.receivedAt }
         guard let date = TimeParsing.parse(value) else {
             throw Invalid(
                 description:
@@ -137,7 +158,7 @@ public struct Mapper: Sendable {
                     "\(what) time '\(value.text.prefix(60))' from \(template) is outside the accepted range "
                     + "(2000-01-01 to one day after the time received)")
         }
-        return CloudthreadTime.hour(date)
+        return date
     }
 
     private func text(_ template: Template?, _ ctx: MappingContext, what: String) throws -> String? {
@@ -150,14 +171,15 @@ public struct Mapper: Sendable {
         }
     }
 
+    /// The event, and its time before it is floored to the hour (a cost follow-up's deploy time).
     func render(_ t: EventTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<
-        EventRecord, Invalid
+        (event: EventRecord, at: Date), Invalid
     > {
         do {
             guard let type = try text(t.type, ctx, what: "event type") else {
                 throw Invalid(description: "event type from \(t.type) is empty")
             }
-            let timestamp = try time(t.time, ctx, what: "event")
+            let at = try date(t.time, ctx, what: "event")
             var description = try text(t.description, ctx, what: "event description")
             if let d = description { description = CloudthreadLimits.clampDescription(d) }
             let url = try text(t.url, ctx, what: "event url")
@@ -165,14 +187,41 @@ public struct Mapper: Sendable {
                 throw Invalid(description: "event url '\(url.prefix(80))' is not an http(s) URL")
             }
             let teamText = try text(t.team ?? rule.team ?? source.team, ctx, what: "event team")
-            return .success(
-                EventRecord(
-                    timestamp: timestamp, team: teamText.flatMap(TeamRef.init(text:)), type: type,
-                    description: description, url: url, rule: rule.name))
+            let event = EventRecord(
+                timestamp: CloudthreadTime.hour(at), team: teamText.flatMap(TeamRef.init(text:)), type: type,
+                description: description, url: url, rule: rule.name)
+            return .success((event, at))
         } catch let e as Invalid {
             return .failure(e)
         } catch {
             return .failure(Invalid(description: "\(error)"))
+        }
+    }
+
+    /// The follow-up an event's `cost_impact:` asks for: the deploy at `at` to the second, the event's text, URL
+    /// and team, the dimensions of `cost_impact` or else of the rule's first metric (evaluated for the same webhook
+    /// or item; one that cannot be evaluated is left out), and the stream token chain metrics use.
+    func followUp(
+        _ c: CostImpactTemplate, event: EventRecord, at: Date, rule: Rule, source: SourceDefinition,
+        _ ctx: MappingContext
+    ) -> Result<CostFollowUp, Invalid> {
+        let metric = rule.metrics.first
+        var dimensions: [String: String] = [:]
+        for (key, template) in c.dimensions ?? metric?.dimensions ?? [] {
+            do { dimensions[key] = try text(template, ctx, what: "dimension '\(key)'") ?? "" } catch { continue }
+        }
+        let token =
+            c.streamToken ?? metric?.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken
+            ?? (dryRun ? Secret("dry-run") : nil)
+        do {
+            return .success(
+                try CostFollowUp(
+                    spec: c.spec, deployAt: Date(timeIntervalSince1970: at.timeIntervalSince1970.rounded(.down)),
+                    description: event.description, url: event.url, team: event.team, dimensions: dimensions,
+                    streamToken: token.flatMap { $0.bytes.isEmpty ? nil : $0 }, rule: rule.name))
+        } catch {
+            let message = (error as? CostImpactError)?.message ?? "\(error)"
+            return .failure(Invalid(description: "cost impact follow-up not planned (the event is sent): \(message)"))
         }
     }
 
