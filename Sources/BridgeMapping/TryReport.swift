@@ -35,7 +35,8 @@ public struct TryReport: Sendable {
             }
         }
         for r in result.explanation.rejected { out += "rejected (rule \(r.rule)): \(r.reason)\n" }
-        for n in result.explanation.notes { out += "note: \(n)\n" }
+        let followUpNotes = Set(result.followUps.map(Mapper.note))
+        for n in result.explanation.notes where !followUpNotes.contains(n) { out += "note: \(n)\n" }
         if let key = result.contentKey { out += "dedupe key: \(key)\n" }
         let requests = TryReport.requests(for: result)
         if requests.isEmpty {
@@ -45,6 +46,7 @@ public struct TryReport: Sendable {
         } else {
             out += "outcome: accepted (202); would send:\n"
             for (path, body) in requests { out += "POST \(path)\n\(body)\n" }
+            for f in result.followUps { out += TryReport.followUp(f) }
             for name in Set(
                 result.events.compactMap { e -> String? in if case .name(let n)? = e.team { n } else { nil } }
             ).sorted() {
@@ -53,6 +55,26 @@ public struct TryReport: Sendable {
             if !result.metrics.isEmpty {
                 out += "note: metric values are this webhook's alone; live, the bridge sends the hour's aggregate\n"
             }
+        }
+        return out
+    }
+
+    /// A planned follow-up: its summary (with the due time), the request it will make and the data point's
+    /// dimensions.
+    static func followUp(_ f: CostFollowUp) -> String {
+        var out = "then, rule \(f.rule): \(f.summary)\n"
+        if let windows = try? CostWindows(deployAt: f.deployAt, spec: f.spec) {
+            let request = CostWindows.request(source: f.spec.source, range: windows.queryRange, options: f.spec.query)
+            out +=
+                "  when due: GET \(request.path)?\(request.query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")) "
+                + "(deploy at \(CostImpactTime.rfc3339(f.deployAt)); before \(windows.before), after "
+                + "\(windows.after))\n"
+        }
+        if f.streamToken != nil {
+            let dimensions = f.dimensions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            out +=
+                "  data point deploy_cost_change"
+                + (dimensions.isEmpty ? " (no dimensions)" : " with \(dimensions.joined(separator: ", "))") + "\n"
         }
         return out
     }
