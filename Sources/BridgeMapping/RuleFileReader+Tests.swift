@@ -6,7 +6,10 @@ import Yams
 /// One entry of `tests`.
 extension RuleFileReader {
     static let testKeys = ["name", "headers", "query", "path", "body", "body_file", "sign", "expect"]
-    static let expectKeys = ["outcome", "status", "events", "metrics", "exact"]
+    static let expectKeys = ["outcome", "status", "events", "metrics", "exact", "cost_impact"]
+    static let expectedCostImpactKeys = [
+        "view", "unit_metric", "due", "deploy_at", "before", "after", "threshold", "dimensions",
+    ]
 
     mutating func ruleTest(_ node: Node, index: Int) -> RuleTest? {
         guard let pairs = mapping(node, allowed: RuleFileReader.testKeys, what: "a test") else { return nil }
@@ -84,6 +87,20 @@ extension RuleFileReader {
                             items.append(o)
                         }
                         if ek == "events" { t.expect.events = items } else { t.expect.metrics = items }
+                    case "cost_impact":
+                        guard let list = sequence(ev, what: "'cost_impact'") else { continue }
+                        var items: [[String: JSONValue]] = []
+                        for item in list {
+                            guard
+                                let ip = mapping(
+                                    item, allowed: RuleFileReader.expectedCostImpactKeys,
+                                    what: "an expected cost impact follow-up")
+                            else { continue }
+                            var o: [String: JSONValue] = [:]
+                            for (ik, _, iv) in ip { o[ik] = RuleFileReader.jsonValue(iv) }
+                            items.append(o)
+                        }
+                        t.expect.costImpact = items
                     default: break
                     }
                 }

@@ -19,5 +19,8 @@ public struct RuleTest: Sendable {
         public var events: [[String: JSONValue]]?
         public var metrics: [[String: JSONValue]]?
         public var exact: Bool
+        /// Planned cost follow-ups (`view` or `unit_metric`, `due`, `deploy_at`, `before`, `after`, `threshold`,
+        /// `dimensions`).
+        public var costImpact: [[String: JSONValue]]? = nil
     }
 }

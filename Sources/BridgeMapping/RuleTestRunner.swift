@@ -92,7 +92,9 @@ public struct RuleTestRunner: Sendable {
             query: query, headers: headers, body: test.body, clientAddress: "127.0.0.1", receivedAt: now)
         let evaluation = evaluate(request, source: source, verifier: verifier, subpath: test.subpath)
         let expectedOutcome =
-            test.expect.outcome ?? (test.expect.events != nil || test.expect.metrics != nil ? "accepted" : nil)
+            test.expect.outcome
+            ?? (test.expect.events != nil || test.expect.metrics != nil || test.expect.costImpact != nil
+                ? "accepted" : nil)
         if let expectedOutcome, expectedOutcome != evaluation.outcome,
             !(expectedOutcome == "refused" && evaluation.outcome == "refused")
         {
@@ -119,6 +121,11 @@ public struct RuleTestRunner: Sendable {
             let actual = (result?.metrics ?? []).map(RuleTestRunner.fields)
             failures += RuleTestRunner.compare("metric", expected, actual, exact: test.expect.exact)
         }
+        if let expected = test.expect.costImpact {
+            let actual = (result?.followUps ?? []).map(RuleTestRunner.fields)
+            failures += RuleTestRunner.compare(
+                "cost impact follow-up", expected, actual, exact: test.expect.exact)
+        }
         return CaseResult(source: source.name, file: source.file, line: test.line, name: test.name, failures: failures)
     }
 
@@ -136,6 +143,20 @@ public struct RuleTestRunner: Sendable {
             "hour": .string(m.hour),
         ]
         if !m.dimensions.isEmpty { o["dimensions"] = .object(m.dimensions.mapValues(JSONValue.string)) }
+        return o
+    }
+
+    static func fields(_ f: CostFollowUp) -> [String: JSONValue] {
+        var o: [String: JSONValue] = [
+            "due": .string(CostImpactTime.rfc3339(f.due)), "deploy_at": .string(CostImpactTime.rfc3339(f.deployAt)),
+            "before": .string("\(f.spec.beforeDays)d"), "after": .string("\(f.spec.afterDays)d"),
+            "dimensions": .object(f.dimensions.mapValues(JSONValue.string)),
+        ]
+        switch f.spec.source {
+        case .costView(let id): o["view"] = .string(id)
+        case .unitMetric(let id): o["unit_metric"] = .string(id)
+        }
+        if let t = f.spec.thresholdPercent { o["threshold"] = .string("\(CostImpactFormatNumber.plain(t))%") }
         return o
     }
 
