@@ -100,7 +100,7 @@ struct CostFollowUpTests {
         let id = try await Self.deploy(h)
         await h.eventually("the deploy event is sent") { h.fake.events.count == 1 }
         #expect(Self.costEvents(h).isEmpty)
-        #expect(await Self.notes(h, id).contains { $0.hasPrefix("cost impact follow-up planned") })
+        #expect(await Self.notes(h, id).contains { $0.contains("cost impact follow-up planned") })
         let metrics = try await h.get("/metrics")
         #expect(metrics.text.contains("bridge_cost_followups_scheduled 1"))
         try await Task.sleep(for: .milliseconds(300))
