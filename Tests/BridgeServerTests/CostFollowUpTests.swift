@@ -133,23 +133,30 @@ struct CostFollowUpTests {
         #expect(try await h.bridge.store.stats(now: Date()).scheduled == 0)
     }
 
-    @Test func theThresholdSuppressesTheEventOfASmallChangeButNotItsDataPoint() async throws {
+    @Test func theThresholdSuppressesTheEventOfASmallChangeButNotItsDataPointAndA503IsRetried() async throws {
         let clock = TestClock()
         let h = try await Self.harness(rules: Self.rules("unit_metric: unit-7"), clock: clock)
         defer { Task { await h.finish() } }
         h.fake.state.withLock {
             $0.unitMetrics["unit-7"] = Self.series(before: Array(repeating: 0.5, count: 7), after: [0.51, 0.51, 0.51])
         }
-        clock.jump(to: Self.due.addingTimeInterval(60))
         try await h.start()
         let id = try await Self.deploy(h)
+        await h.eventually("the deploy event and data point are sent") {
+            h.fake.events.count == 1 && h.fake.points.keys.contains { $0.metric == "deployments" }
+        }
+        // Cloudthread fails the first two reads: the follow-up backs off and retries like every send.
+        h.fake.force([(503, nil), (503, nil)])
+        clock.jump(to: Self.due.addingTimeInterval(60))
         await h.eventually("the data point of a 2% change") {
             abs(
                 (h.fake.value(metric: "deploy_cost_change", dimensions: Self.dims, timestamp: Self.dueHour) ?? 0) - 0.01
             )
                 < 1e-9
         }
-        #expect(h.fake.state.withLock { $0.costQueries }.first?.hasPrefix("/unit/metric/unit-7?") == true)
+        let reads = h.fake.state.withLock { $0.requestLog.filter { $0.hasPrefix("GET /unit/metric/unit-7") } }
+        #expect(reads.count == 3)
+        #expect(h.fake.state.withLock { $0.costQueries }.count == 1)
         #expect(Self.costEvents(h).isEmpty)
         #expect(await Self.notes(h, id).contains { $0.contains("(+2.0%)") && $0.contains("within the 5% threshold") })
     }
