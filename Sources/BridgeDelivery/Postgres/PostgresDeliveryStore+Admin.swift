@@ -135,7 +135,7 @@ extension PostgresDeliveryStore {
     public func probeWrite(now: Date) async {
         do {
             let value = String(now.timeIntervalSince1970)
-            try await transaction("probe") { [logger] db in
+            try await transaction("probe", timeout: writeTimeout) { [logger] db in
                 try await db.query(
                     """
                     INSERT INTO meta (key, value) VALUES ('heartbeat', \(value))

@@ -9,14 +9,14 @@ import PostgresNIO
 extension PostgresDeliveryStore {
     public func record(_ delivery: NewDelivery) async throws -> RecordResult {
         do {
-            let result = try await transaction("record a webhook") { [logger] db in
+            let result = try await transaction("record a webhook", timeout: writeTimeout) { [logger] db in
                 try await Self.insert(delivery, db, logger: logger)
             }
             noteSuccess()
             return result
         } catch let duplicate as DuplicateDelivery {
             do {
-                let original = try await perform("look up a duplicate") { [logger] client in
+                let original = try await perform("look up a duplicate", timeout: writeTimeout) { [logger] client in
                     var id: Int64 = 0
                     let rows = try await client.query(
                         "SELECT delivery_id FROM dedupe WHERE source = \(delivery.source) AND key = \(duplicate.key)",

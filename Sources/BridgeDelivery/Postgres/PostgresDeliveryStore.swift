@@ -88,64 +88,142 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         await close()
     }
 
-    /// Closes the pool (for commands that use the store without `run()`).
+    /// Closes the pool (for commands that use the store without `run()`). Waits at most `closeTimeout`: the pool
+    /// ends only when every leased connection is returned, and a query written to a connection the server has just
+    /// closed may never complete (see `perform`), so an unbounded wait could keep the process from exiting.
     public func close() async {
         let task = clientTask.withLock { t -> Task<Void, Never>? in
             defer { t = nil }
             return t
         }
-        task?.cancel()
-        await task?.value
+        guard let task else { return }
+        task.cancel()
+        let finished = await Self.race(within: Self.closeTimeout) { () -> Bool in
+            await task.value
+            return true
+        }
+        if finished == nil {
+            logger.warning("store: PostgreSQL pool did not close within \(Self.closeTimeout); exiting anyway")
+        }
     }
 
+    /// The longest `close()` waits for the pool.
+    static let closeTimeout: Duration = .seconds(5)
+
     /// Runs `body` with a deadline; every error becomes a `StoreError`.
+    ///
+    /// The deadline does not wait for `body` to finish: postgres-nio cannot cancel a query, and a query written to a
+    /// connection whose channel was already torn down (the server restarted or the network dropped between the
+    /// lease and the write) is never answered nor failed. A task group would wait for that child forever, and the
+    /// webhook with it; here the caller gets `.unavailable` when the deadline passes and the stuck work is left
+    /// behind, cancelled.
     func perform<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         let client = self.client
-        let timeout = operationTimeout
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body(client) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw StoreError(.unavailable, "\(what): no answer from PostgreSQL within \(timeout)")
-                }
-                return value
+        let timeout = timeout ?? operationTimeout
+        let outcome = await Self.race(within: timeout) { () -> Result<T, any Error> in
+            do {
+                return .success(try await body(client))
+            } catch {
+                return .failure(error)
             }
-        } catch let error as StoreError {
+        }
+        switch outcome {
+        case nil:
+            throw StoreError(.unavailable, "\(what): no answer from PostgreSQL within \(timeout)")
+        case .success(let value)?:
+            return value
+        case .failure(let error as StoreError)?:
             throw error
-        } catch let error as DuplicateDelivery {
+        case .failure(let error as DuplicateDelivery)?:
             throw error
-        } catch {
+        case .failure(let error)?:
             throw Self.storeError(error, what)
         }
     }
 
+    /// Runs `work` in a task of its own and returns its value, or nil when `timeout` passes first (the work is then
+    /// cancelled and not waited for). Cancelling the caller cancels the work and returns nil at once.
+    static func race<T: Sendable>(
+        within timeout: Duration, _ work: @escaping @Sendable () async -> T
+    ) async -> T? {
+        let race = Race<T>()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+                race.start(continuation)
+                let worker = Task {
+                    let value = await work()
+                    race.finish(value)
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: timeout)
+                    race.finish(nil)
+                }
+                race.attach(worker: worker, timer: timer)
+            }
+        } onCancel: {
+            race.finish(nil)
+        }
+    }
+
     /// Runs `body` in one transaction with a deadline.
+    ///
+    /// After a failure the transaction is rolled back only on a connection that is still open: when PostgreSQL
+    /// closed the connection (a restart, a lost network) the server has already discarded the transaction, and a
+    /// ROLLBACK written to that connection would never complete, holding its lease and the webhook forever.
     @discardableResult
     func transaction<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let logger = self.logger
-        return try await perform(what) { client in
+        return try await perform(what, timeout: timeout) { client in
             try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
+                try await Self.query(connection, "BEGIN", logger: logger)
                 do {
                     let result = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger)
+                    try await Self.query(connection, "COMMIT", logger: logger)
                     return result
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    if !Self.isConnectionLoss(error) && !connection.isClosed {
+                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                    }
                     throw error
                 }
             }
         }
     }
+
+    /// A statement without results, refused at once on a connection already closed (see `transaction`).
+    static func query(_ connection: PostgresConnection, _ sql: PostgresQuery, logger: Logger) async throws {
+        guard !connection.isClosed else { throw ConnectionClosed() }
+        try await connection.query(sql, logger: logger)
+    }
+
+    /// True when `error` means the connection is gone (closed by the server or the network, or a fatal server
+    /// error such as 57P01 during a fast shutdown): no transaction is left on it.
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        if error is ConnectionClosed { return true }
+        guard let psql = error as? PSQLError else { return false }
+        switch psql.code {
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown: return true
+        default: break
+        }
+        if let state = psql.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        }
+        return false
+    }
+
+    /// The deadline of a webhook's transaction: `operationTimeout`, but only `unavailableTimeout` while the last
+    /// write failed because PostgreSQL could not be reached, so a sender gets its 503 quickly during an outage
+    /// (GitHub gives up on a webhook after 10 s) rather than when a connection attempt times out.
+    var writeTimeout: Duration {
+        writeFailure.withLock { $0 == nil } ? operationTimeout : min(operationTimeout, Self.unavailableTimeout)
+    }
+
+    /// The deadline of a write while PostgreSQL is known to be unreachable.
+    static let unavailableTimeout: Duration = .seconds(2)
 
     /// A write failed: note it when PostgreSQL could not be reached (readiness).
     func noteFailure(_ error: any Error) {
@@ -185,6 +263,54 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         return StoreError(.database, detail)
     }
 }
+
+/// The first of a piece of work and its deadline to finish resumes the waiting caller; the other is cancelled.
+final class Race<T: Sendable>: Sendable {
+    private let state = Mutex<
+        (
+            continuation: CheckedContinuation<T?, Never>?, done: Bool, worker: Task<Void, Never>?,
+            timer: Task<Void, Never>?
+        )
+    >((nil, false, nil, nil))
+
+    func start(_ continuation: CheckedContinuation<T?, Never>) {
+        let finishedEarly = state.withLock { s -> Bool in
+            if s.done { return true }
+            s.continuation = continuation
+            return false
+        }
+        if finishedEarly { continuation.resume(returning: nil) }
+    }
+
+    func attach(worker: Task<Void, Never>, timer: Task<Void, Never>) {
+        let done = state.withLock { s -> Bool in
+            s.worker = worker
+            s.timer = timer
+            return s.done
+        }
+        if done {
+            worker.cancel()
+            timer.cancel()
+        }
+    }
+
+    func finish(_ value: T?) {
+        let (continuation, worker, timer) = state.withLock { s in
+            if s.done {
+                return (CheckedContinuation<T?, Never>?.none, Task<Void, Never>?.none, Task<Void, Never>?.none)
+            }
+            s.done = true
+            defer { s.continuation = nil }
+            return (s.continuation, s.worker, s.timer)
+        }
+        timer?.cancel()
+        if value == nil { worker?.cancel() }
+        continuation?.resume(returning: value)
+    }
+}
+
+/// A statement was not sent: its connection was already closed.
+struct ConnectionClosed: Error {}
 
 /// Thrown inside a record transaction to roll it back when its delivery key (or every item key) was seen before.
 struct DuplicateDelivery: Error {
