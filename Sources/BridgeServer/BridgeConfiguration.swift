@@ -33,6 +33,8 @@ public struct BridgeConfiguration: Sendable {
     /// - `BRIDGE_ADMIN_TOKEN` (secret, optional): bearer token of the admin API; without it the admin API is off.
     public var adminToken: Secret?
     /// - `BRIDGE_BATCH_SIZE` (int, default 100): records per Cloudthread request.
+    /// - `BRIDGE_LEASE_SECONDS` (int ≥ 1, default 300): how long a claim holds records; the records of a replica
+    ///   that died mid-send are sent by another one after it.
     public var forwarder = ForwarderConfiguration()
     /// - `BRIDGE_RETENTION_DAYS` (int ≥ 1, default 30): how long sent records, deliveries and dedupe keys are
     ///   kept. Hourly aggregates are kept at least 35 days (longer when this is longer).
@@ -96,6 +98,13 @@ public struct BridgeConfiguration: Sendable {
                     .outOfRange, setting: "BRIDGE_BATCH_SIZE", value: "\(n)", expected: "at least 1")
             }
             c.forwarder.batchSize = n
+        }
+        if let n = try int("BRIDGE_LEASE_SECONDS") {
+            guard n >= 1 else {
+                throw ConfigurationError(
+                    .outOfRange, setting: "BRIDGE_LEASE_SECONDS", value: "\(n)", expected: "at least 1")
+            }
+            c.forwarder.lease = TimeInterval(n)
         }
         if let n = try int("BRIDGE_RETENTION_DAYS") {
             guard n >= 1 else {
