@@ -3,6 +3,7 @@
 # the release binary and runs scripts/benchmark.py, which compares the bridge with nginx on loopback in one run and
 # prints one table (target, measured, ratio/threshold, result). Exit 1: a target missed by more than the noise
 # margin; exit 2: the run itself broke. Options go to benchmark.py (--long, --count N, --margin 0.1, --keep, ...).
+# With BENCHMARK_DATABASE_URL=postgres://... it then measures the replica row (scripts/benchmark-replicas.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 swift build -c release --product cloudthread-bridge
-exec python3 scripts/benchmark.py --binary "$(swift build -c release --show-bin-path)/cloudthread-bridge" "$@"
+binary="$(swift build -c release --show-bin-path)/cloudthread-bridge"
+status=0
+python3 scripts/benchmark.py --binary "$binary" "$@" || status=$?
+
+# The replica row (docs/benchmark.md, "Several replicas on one PostgreSQL"): accepted webhooks/s on SQLite and on one
+# PostgreSQL database with 1 and 3 replicas, measured in one run by scripts/benchmark-replicas.py with the same
+# release binary, when a database is given (for example the throwaway one of scripts/ci-postgres.sh:
+# `source scripts/ci-postgres.sh && BENCHMARK_DATABASE_URL=$BRIDGE_TEST_DATABASE_URL scripts/benchmark.sh`).
+if [ -n "${BENCHMARK_DATABASE_URL:-}" ]; then
+    python3 scripts/benchmark-replicas.py --binary "$binary" --database-url "$BENCHMARK_DATABASE_URL" \
+        || { replicas=$?; [ "$status" -ne 0 ] || status=$replicas; }
+else
+    echo "replica row skipped: set BENCHMARK_DATABASE_URL=postgres://... to measure 1 and 3 replicas on PostgreSQL" >&2
+fi
+exit "$status"
