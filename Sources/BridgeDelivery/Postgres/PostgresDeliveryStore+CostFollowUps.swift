@@ -20,7 +20,8 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// Adds one observation to its hourly aggregate (atomically: `ON CONFLICT DO UPDATE`) and makes its key due.
+    /// Adds one observation to its hourly aggregate (atomically: `ON CONFLICT DO UPDATE`) and makes its key due, in
+    /// one statement: the aggregate's row stays locked from here to the commit, so callers issue it last.
     static func insertObservation(
         _ m: MetricObservation, key: String, streamRef ref: String, deliveryID id: Int64, now: Double,
         _ db: PostgresConnection, logger: Logger
@@ -28,18 +29,17 @@ extension PostgresDeliveryStore {
         let dims = m.dimensions.storedJSON
         try await db.query(
             """
-            INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
-              updated_at)
-            VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(m.value), 1,
-              \(m.value), \(m.value), \(now))
-            ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum, count = aggregates.count + 1,
-              min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
-              updated_at = excluded.updated_at
-            """, logger: logger)
-        try await db.query(
-            """
+            WITH upserted AS (
+              INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
+                updated_at)
+              VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(m.value), 1,
+                \(m.value), \(m.value), \(now))
+              ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum, count = aggregates.count + 1,
+                min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
+                updated_at = excluded.updated_at
+              RETURNING key)
             INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
-            VALUES ('metric', \(id), \(key), 'pending', \(now), \(now), \(now))
+            SELECT 'metric', \(id), upserted.key, 'pending', \(now), \(now), \(now) FROM upserted
             ON CONFLICT (agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
             """, logger: logger)
     }
@@ -68,12 +68,6 @@ extension PostgresDeliveryStore {
                     VALUES ('event', \(owner), \(event.storedJSON), 'pending', \(t), \(t), \(t))
                     """, logger: logger)
             }
-            if let m = completion.metric, let owner {
-                let ref = StreamTokenRef.fingerprint(m.streamToken)
-                try await Self.insertObservation(
-                    m, key: SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), streamRef: ref, deliveryID: owner,
-                    now: t, db, logger: logger)
-            }
             if let owner {
                 var text: String?
                 for try await e in try await db.query(
@@ -89,6 +83,13 @@ extension PostgresDeliveryStore {
                         "UPDATE deliveries SET explanation = \(explanation.storedJSON) WHERE id = \(owner)",
                         logger: logger)
                 }
+            }
+            // Last: the aggregate's row is locked until the commit.
+            if let m = completion.metric, let owner {
+                let ref = StreamTokenRef.fingerprint(m.streamToken)
+                try await Self.insertObservation(
+                    m, key: SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), streamRef: ref, deliveryID: owner,
+                    now: t, db, logger: logger)
             }
             return true
         }

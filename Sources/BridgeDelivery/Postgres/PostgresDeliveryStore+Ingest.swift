@@ -84,6 +84,9 @@ extension PostgresDeliveryStore {
         metrics.removeAll { $0.dedupeKey.map { !fresh.contains($0) } ?? false }
         if events.isEmpty, metrics.isEmpty, let firstSeen { throw DuplicateDelivery(key: firstSeen) }
 
+        try await db.query(
+            "UPDATE deliveries SET events = \(events.count), metrics = \(metrics.count) WHERE id = \(id)",
+            logger: logger)
         for event in events {
             let json = event.storedJSON
             try await db.query(
@@ -92,7 +95,12 @@ extension PostgresDeliveryStore {
                 VALUES ('event', \(id), \(json), 'pending', \(now), \(now), \(now))
                 """, logger: logger)
         }
-        // Keys in a fixed order, so two webhooks touching the same aggregates lock them in the same order.
+        try await insertFollowUps(
+            d.followUps.filter { f in f.dedupeKey.map { fresh.contains($0) } ?? true },
+            deliveryID: id, now: now, db, logger: logger)
+        // Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to
+        // the commit, so that window is one statement (the upsert and the key's pending send together) and the
+        // commit. Keys in a fixed order, so two webhooks touching the same aggregates lock them in the same order.
         let keyed = metrics.map { m -> (key: String, ref: String, m: MetricObservation) in
             let ref = StreamTokenRef.fingerprint(m.streamToken)
             return (SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), ref, m)
@@ -100,12 +108,6 @@ extension PostgresDeliveryStore {
         for (key, ref, m) in keyed {
             try await insertObservation(m, key: key, streamRef: ref, deliveryID: id, now: now, db, logger: logger)
         }
-        try await insertFollowUps(
-            d.followUps.filter { f in f.dedupeKey.map { fresh.contains($0) } ?? true },
-            deliveryID: id, now: now, db, logger: logger)
-        try await db.query(
-            "UPDATE deliveries SET events = \(events.count), metrics = \(metrics.count) WHERE id = \(id)",
-            logger: logger)
         return .stored(deliveryId: id, events: events.count, metrics: metrics.count)
     }
 }
