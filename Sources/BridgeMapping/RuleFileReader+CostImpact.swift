@@ -45,15 +45,8 @@ extension RuleFileReader {
                     continue
                 }
                 do {
+                    // At least 2 days: CostImpactParse.days refuses fewer, as they could never be compared.
                     let n = try CostImpactParse.days(s, option: key)
-                    guard n >= CostImpactSpec.minimumDaysPerSide else {
-                        error(
-                            value,
-                            "cost_impact: \(key) '\(s)': at least \(CostImpactSpec.minimumDaysPerSide)d (at least "
-                                + "\(CostImpactSpec.minimumDaysPerSide) days on each side are needed to compare)")
-                        valid = false
-                        continue
-                    }
                     if key == "before" { beforeDays = n } else { afterDays = n }
                 } catch {
                     costImpactError(value, error)

@@ -50,7 +50,7 @@ struct CostImpactTests {
         #expect(small.outcome.name == "below_threshold")
     }
 
-    @Test(arguments: ["0d", "7h", "-1d", "1e9d", "91d", "", "d", "7 d x", "99999999999999999999d"])
+    @Test(arguments: ["0d", "1d", "7h", "-1d", "1e9d", "91d", "", "d", "7 d x", "99999999999999999999d"])
     func badDurationsAreRefused(text: String) {
         #expect(throws: CostImpactError.self) { try CostImpactParse.days(text) }
     }

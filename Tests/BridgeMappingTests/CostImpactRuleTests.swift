@@ -159,9 +159,9 @@ struct CostImpactRuleTests {
                 "mappings/test.yaml:21:17: error: cost_impact: before '1d': at least 2d (at least 2 days on each side "
                     + "are needed to compare)",
                 "mappings/test.yaml:22:16: error: cost_impact: after '72h': whole days only; write whole days like 7d "
-                    + "(1d to 90d)",
+                    + "(2d to 90d)",
                 "mappings/test.yaml:23:17: error: cost_impact: settle '31d': at most 30d",
-                "mappings/test.yaml:27:42: error: cost_impact: before '7': add the unit; write whole days like 7d (1d "
+                "mappings/test.yaml:27:42: error: cost_impact: before '7': add the unit; write whole days like 7d (2d "
                     + "to 90d)",
                 "mappings/test.yaml:27:52: error: cost_impact: after '91d': at most 90d",
                 "mappings/test.yaml:27:65: error: cost_impact: settle 'soon' is not a duration; write hours or days "

@@ -18,13 +18,16 @@ public enum CostImpactParse {
         return significant.reduce(0) { $0 * 10 + Int($1 - 0x30) }
     }
 
-    /// A window length: whole days `1d` ... `90d` (`D` accepted too).
+    /// A window length: whole days `2d` ... `90d` (`D` accepted too); fewer than 2 days could never be compared.
     public static func days(_ raw: String, option: String = "duration") throws -> Int {
         let text = raw.trimmingCharacters(in: .whitespaces)
         let b = Array(text.utf8)
-        let hint = "write whole days like 7d (1d to \(maxWindowDays)d)"
+        let hint = "write whole days like 7d (\(CostImpactSpec.minimumDaysPerSide)d to \(maxWindowDays)d)"
         guard let unit = b.last else { throw CostImpactError(.usage, "\(option): empty; \(hint)") }
         let body = b.dropLast()
+        let tooShort =
+            "at least \(CostImpactSpec.minimumDaysPerSide)d (at least \(CostImpactSpec.minimumDaysPerSide) days on each "
+            + "side are needed to compare)"
         switch unit {
         case UInt8(ascii: "d"), UInt8(ascii: "D"):
             break
@@ -38,12 +41,14 @@ public enum CostImpactParse {
             throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)) is not a duration; \(hint)")
         }
         if body.first == UInt8(ascii: "-") {
-            throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)): must be at least 1d")
+            throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)): \(tooShort)")
         }
         guard let n = smallInteger(body) else {
             throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)) is not a whole number of days; \(hint)")
         }
-        guard n >= 1 else { throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)): must be at least 1d") }
+        guard n >= CostImpactSpec.minimumDaysPerSide else {
+            throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)): \(tooShort)")
+        }
         guard n <= maxWindowDays else {
             throw CostImpactError(.usage, "\(option) \(costImpactShown(raw)): at most \(maxWindowDays)d")
         }
