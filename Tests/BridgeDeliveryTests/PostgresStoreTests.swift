@@ -56,6 +56,42 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func concurrentWebhooksShareTransactionsAndADuplicateInTheSameGroupIsAnsweredOnce() async throws {
+        try await withReplicas(1) { stores in
+            let store = stores[0]
+            // 300 webhooks at once: 200 distinct keys, 100 of them sent twice; every one adds 1 to the same hour.
+            let keys = (0..<200).map { "k\($0)" } + (0..<100).map { "k\($0)" }
+            let results = try await withThrowingTaskGroup(of: (String, RecordResult).self) { group in
+                for key in keys {
+                    group.addTask { (key, try await store.record(delivery(key: key, metrics: [observation(1)]))) }
+                }
+                var all: [(String, RecordResult)] = []
+                for try await r in group { all.append(r) }
+                return all
+            }
+            var stored: [String: Int64] = [:]
+            var duplicates: [(String, Int64)] = []
+            for (key, result) in results {
+                switch result {
+                case .stored(let id, 0, 1): stored[key] = id
+                case .duplicate(let original): duplicates.append((key, original))
+                default: Issue.record("unexpected \(result) for \(key)")
+                }
+            }
+            #expect(stored.count == 200)
+            #expect(duplicates.count == 100)
+            for (key, original) in duplicates { #expect(stored[key] == original) }
+            let transactions = store.recordTransactions.withLock { $0 }
+            #expect(transactions < 300, "\(transactions) transactions for 300 webhooks: no group commit")
+            let due = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            let sums = due.compactMap { item -> Double? in
+                if case .metric(_, _, .sum, _, _, let value) = item.content { return value }
+                return nil
+            }
+            #expect(sums == [200])
+        }
+    }
+
     @Test func aThousandObservationsOfOneHourOnThreeReplicasSumToAThousand() async throws {
         try await withReplicas(3) { stores in
             try await withThrowingTaskGroup(of: Void.self) { group in

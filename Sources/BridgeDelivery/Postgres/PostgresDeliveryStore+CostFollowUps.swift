@@ -20,11 +20,22 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// Adds one observation to its hourly aggregate (atomically: `ON CONFLICT DO UPDATE`) and makes its key due, in
-    /// one statement: the aggregate's row stays locked from here to the commit, so callers issue it last.
+    /// Adds one observation to its hourly aggregate; see `insertAggregate`.
     static func insertObservation(
         _ m: MetricObservation, key: String, streamRef ref: String, deliveryID id: Int64, now: Double,
         _ db: PostgresConnection, logger: Logger
+    ) async throws {
+        try await insertAggregate(
+            m, key: key, streamRef: ref, sum: m.value, count: 1, min: m.value, max: m.value, deliveryID: id, now: now,
+            db, logger: logger)
+    }
+
+    /// Adds `count` observations of one key (their sum, min and max) to its hourly aggregate (atomically:
+    /// `ON CONFLICT DO UPDATE`) and makes the key due, in one statement: the aggregate's row stays locked from here to
+    /// the commit, so callers issue it last.
+    static func insertAggregate(
+        _ m: MetricObservation, key: String, streamRef ref: String, sum: Double, count: Int, min: Double, max: Double,
+        deliveryID id: Int64, now: Double, _ db: PostgresConnection, logger: Logger
     ) async throws {
         let dims = m.dimensions.storedJSON
         try await db.query(
@@ -32,9 +43,10 @@ extension PostgresDeliveryStore {
             WITH upserted AS (
               INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
                 updated_at)
-              VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(m.value), 1,
-                \(m.value), \(m.value), \(now))
-              ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum, count = aggregates.count + 1,
+              VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(sum), \(count),
+                \(min), \(max), \(now))
+              ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum,
+                count = aggregates.count + excluded.count,
                 min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
                 updated_at = excluded.updated_at
               RETURNING key)

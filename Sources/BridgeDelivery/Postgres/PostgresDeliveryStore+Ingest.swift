@@ -7,7 +7,8 @@ import PostgresNIO
 /// inserted with `ON CONFLICT DO NOTHING`, and a webhook whose key was taken (by a committed transaction, or by
 /// one that commits while this one waits on the key) is rolled back and answered as a duplicate.
 extension PostgresDeliveryStore {
-    public func record(_ delivery: NewDelivery) async throws -> RecordResult {
+    /// One webhook in a transaction of its own (a group of one).
+    func recordOne(_ delivery: NewDelivery) async throws -> RecordResult {
         do {
             let result = try await transaction("record a webhook", timeout: writeTimeout) { [logger] db in
                 try await Self.insert(delivery, db, logger: logger)
@@ -15,19 +16,22 @@ extension PostgresDeliveryStore {
             noteSuccess()
             return result
         } catch let duplicate as DuplicateDelivery {
-            do {
-                let original = try await perform("look up a duplicate", timeout: writeTimeout) { [logger] client in
-                    var id: Int64 = 0
-                    let rows = try await client.query(
-                        "SELECT delivery_id FROM dedupe WHERE source = \(delivery.source) AND key = \(duplicate.key)",
-                        logger: logger)
-                    for try await v in rows.decode(Int64.self) { id = v }
-                    return id
-                }
-                return .duplicate(originalDeliveryId: original)
-            } catch {
-                noteFailure(error)
-                throw error
+            return .duplicate(originalDeliveryId: try await original(source: delivery.source, key: duplicate.key))
+        } catch {
+            noteFailure(error)
+            throw error
+        }
+    }
+
+    /// The delivery that took a dedupe key first.
+    func original(source: String, key: String) async throws -> Int64 {
+        do {
+            return try await perform("look up a duplicate", timeout: writeTimeout) { [logger] client in
+                var id: Int64 = 0
+                let rows = try await client.query(
+                    "SELECT delivery_id FROM dedupe WHERE source = \(source) AND key = \(key)", logger: logger)
+                for try await v in rows.decode(Int64.self) { id = v }
+                return id
             }
         } catch {
             noteFailure(error)
@@ -36,6 +40,42 @@ extension PostgresDeliveryStore {
     }
 
     static func insert(_ d: NewDelivery, _ db: PostgresConnection, logger: Logger) async throws -> RecordResult {
+        let (result, upserts) = try await insertDeferringAggregates(d, db, logger: logger)
+        try await applyAggregates(upserts, db, logger: logger)
+        return result
+    }
+
+    /// An aggregate update of one delivery, applied after everything else of its transaction.
+    struct AggregateUpsert: Sendable {
+        var key: String
+        var streamRef: String
+        var observation: MetricObservation
+        var deliveryID: Int64
+        var time: Double
+    }
+
+    /// Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to the
+    /// commit, so that window is one statement per key (the upsert and the key's pending send together) and the
+    /// commit. Keys in a fixed order, so two transactions touching the same aggregates lock them in the same order.
+    /// Several observations of one key (webhooks committed together) are one upsert.
+    static func applyAggregates(_ upserts: [AggregateUpsert], _ db: PostgresConnection, logger: Logger) async throws {
+        var byKey: [String: [AggregateUpsert]] = [:]
+        for u in upserts { byKey[u.key, default: []].append(u) }
+        for key in byKey.keys.sorted() {
+            let group = byKey[key]!
+            let first = group[0]
+            let values = group.map(\.observation.value)
+            try await insertAggregate(
+                first.observation, key: key, streamRef: first.streamRef, sum: values.reduce(0, +), count: values.count,
+                min: values.min()!, max: values.max()!, deliveryID: first.deliveryID,
+                now: group.map(\.time).max()!, db, logger: logger)
+        }
+    }
+
+    /// Everything of one delivery but its aggregate updates, which are returned for `applyAggregates`.
+    static func insertDeferringAggregates(_ d: NewDelivery, _ db: PostgresConnection, logger: Logger) async throws
+        -> (RecordResult, [AggregateUpsert])
+    {
         let now = d.receivedAt.timeIntervalSince1970
         let explanation = d.explanation.storedJSON
         var id: Int64?
@@ -98,16 +138,13 @@ extension PostgresDeliveryStore {
         try await insertFollowUps(
             d.followUps.filter { f in f.dedupeKey.map { fresh.contains($0) } ?? true },
             deliveryID: id, now: now, db, logger: logger)
-        // Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to
-        // the commit, so that window is one statement (the upsert and the key's pending send together) and the
-        // commit. Keys in a fixed order, so two webhooks touching the same aggregates lock them in the same order.
-        let keyed = metrics.map { m -> (key: String, ref: String, m: MetricObservation) in
+        let upserts = metrics.map { m -> AggregateUpsert in
             let ref = StreamTokenRef.fingerprint(m.streamToken)
-            return (SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), ref, m)
-        }.sorted { $0.key < $1.key }
-        for (key, ref, m) in keyed {
-            try await insertObservation(m, key: key, streamRef: ref, deliveryID: id, now: now, db, logger: logger)
+            return AggregateUpsert(
+                key: SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), streamRef: ref, observation: m,
+                deliveryID: id,
+                time: now)
         }
-        return .stored(deliveryId: id, events: events.count, metrics: metrics.count)
+        return (.stored(deliveryId: id, events: events.count, metrics: metrics.count), upserts)
     }
 }

@@ -7,8 +7,8 @@ import Synchronization
 
 /// The store for several replicas: one PostgreSQL database shared by every bridge process.
 ///
-/// Each webhook is one transaction on a pooled connection (delivery, outbox records, aggregate upserts, dedupe
-/// keys); the dedupe ledger and the pending send of an aggregate key are unique constraints, written with
+/// Webhooks are stored in transactions on pooled connections (delivery, outbox records, aggregate upserts, dedupe
+/// keys), concurrent ones together in one transaction (`+GroupCommit`); the dedupe ledger and the pending send of an aggregate key are unique constraints, written with
 /// `INSERT ... ON CONFLICT`, never read-then-write. Claims lock rows with `FOR UPDATE SKIP LOCKED` and give them a
 /// lease (`claimed_by`, `claimed_until`); an aggregate key is claimed under its aggregate row's lock, so one
 /// replica sends it at a time. Any failure to reach the server is `StoreError(.unavailable)`: the ingress answers
@@ -26,6 +26,12 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
     /// The last failure to write, cleared by the next successful write (readiness).
     let writeFailure = Mutex<StoreError?>(nil)
     let clientTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+    /// Webhooks waiting for a transaction, and how many transactions are committing them (group commit).
+    let recordQueue = Mutex<(waiting: [PendingRecord], committers: Int)>(([], 0))
+    /// At most this many webhook transactions at once; the rest of the pool serves claims and queries.
+    let maxCommitters: Int
+    /// Webhook transactions committed or tried so far (tests and the benchmark compare it with webhooks).
+    let recordTransactions = Mutex<Int>(0)
     let closingSignal = AsyncStream<Void>.makeStream()
 
     /// Connects (the pool opens connections on demand), applies the migrations under an advisory lock unless
@@ -47,7 +53,7 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         let client = PostgresClient(configuration: config, backgroundLogger: background)
         let store = PostgresDeliveryStore(
             url: url, client: client, logger: logger, aggregateRetention: aggregateRetention,
-            operationTimeout: operationTimeout)
+            operationTimeout: operationTimeout, maxCommitters: max(1, poolSize / 2))
         store.clientTask.withLock { $0 = Task { await client.run() } }
         logger.info("store: PostgreSQL at \(url.redacted)")
         if migrate {
@@ -63,8 +69,9 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
 
     private init(
         url: PostgresDatabaseURL, client: PostgresClient, logger: Logger, aggregateRetention: TimeInterval,
-        operationTimeout: Duration
+        operationTimeout: Duration, maxCommitters: Int
     ) {
+        self.maxCommitters = maxCommitters
         self.url = url
         self.client = client
         self.logger = logger
