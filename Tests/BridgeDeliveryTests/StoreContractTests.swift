@@ -258,3 +258,50 @@ struct ConsoleQueryContractTests {
         }
     }
 }
+
+@Suite("DeliveryStore contract: hostile text")
+struct StoreHostileTextTests {
+    /// A NUL character can come from a payload (`"\u0000"` in JSON) into a dedupe key or a metric name: PostgreSQL's
+    /// text refuses it, SQLite keeps it. Either way the webhook must be stored, once.
+    @Test(arguments: StoreKind.available) func aNulCharacterInKeysAndNamesIsStored(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var m = observation(1)
+            m.name = "deploys\u{0}x"
+            m.dedupeKey = "item\u{0}1"
+            guard case .stored(let id, 0, 1) = try await store.record(delivery(key: "key\u{0}1", metrics: [m])) else {
+                Issue.record("expected stored")
+                return
+            }
+            #expect(
+                try await store.record(delivery(key: "key\u{0}1", metrics: [m])) == .duplicate(originalDeliveryId: id))
+            let due = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            #expect(due.count == 1)
+        }
+    }
+
+    /// A dedupe key has no length limit in a rule file or a header; PostgreSQL's btree index refuses entries above
+    /// about 2.7 KB.
+    @Test(arguments: StoreKind.available) func aVeryLongKeyIsStoredOnce(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let key = (0..<600).map { _ in UUID().uuidString }.joined()  // 21,600 characters that do not compress
+            guard case .stored(let id, 1, 0) = try await store.record(delivery(key: key, events: 1)) else {
+                Issue.record("expected stored")
+                return
+            }
+            #expect(try await store.record(delivery(key: key, events: 1)) == .duplicate(originalDeliveryId: id))
+            #expect(try await store.record(delivery(key: key + "x", events: 1)) != .duplicate(originalDeliveryId: id))
+            // An aggregate key is as long as its dimensions.
+            var m = observation(2)
+            m.dimensions = ["commit": key]
+            _ = try await store.record(delivery(metrics: [m, m]))
+            let due = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            let sums = due.compactMap { item -> Double? in
+                if case .metric(_, _, .sum, let dims, _, let value) = item.content, dims == ["commit": key] {
+                    return value
+                }
+                return nil
+            }
+            #expect(sums == [4])
+        }
+    }
+}

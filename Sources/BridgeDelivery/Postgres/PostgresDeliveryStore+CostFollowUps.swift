@@ -43,7 +43,7 @@ extension PostgresDeliveryStore {
             WITH upserted AS (
               INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
                 updated_at)
-              VALUES (\(key), \(ref), \(m.name), \(m.aggregation.rawValue), \(dims), \(m.hour), \(sum), \(count),
+              VALUES (\(Self.indexKey(key)), \(ref), \(Self.text(m.name)), \(m.aggregation.rawValue), \(dims), \(m.hour), \(sum), \(count),
                 \(min), \(max), \(now))
               ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum,
                 count = aggregates.count + excluded.count,

@@ -29,7 +29,8 @@ extension PostgresDeliveryStore {
             return try await perform("look up a duplicate", timeout: writeTimeout) { [logger] client in
                 var id: Int64 = 0
                 let rows = try await client.query(
-                    "SELECT delivery_id FROM dedupe WHERE source = \(source) AND key = \(key)", logger: logger)
+                    "SELECT delivery_id FROM dedupe WHERE source = \(source) AND key = \(Self.indexKey(key))",
+                    logger: logger)
                 for try await v in rows.decode(Int64.self) { id = v }
                 return id
             }
@@ -83,7 +84,7 @@ extension PostgresDeliveryStore {
             """
             INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, explanation,
               client_address, headers, body, body_size)
-            VALUES (\(d.source), \(d.deliveryKey), \(now), \(d.status.rawValue), \(d.httpStatus), \(explanation),
+            VALUES (\(d.source), \(d.deliveryKey.map(Self.text)), \(now), \(d.status.rawValue), \(d.httpStatus), \(explanation),
               \(d.request?.clientAddress), \(d.request?.headersJSON), \(d.request.map { ByteBuffer(bytes: $0.body) }),
               \(d.request?.bodySize))
             RETURNING id
@@ -97,7 +98,8 @@ extension PostgresDeliveryStore {
             var inserted = false
             for try await _ in try await db.query(
                 """
-                INSERT INTO dedupe (source, key, delivery_id, created_at) VALUES (\(d.source), \(key), \(id), \(now))
+                INSERT INTO dedupe (source, key, delivery_id, created_at)
+                VALUES (\(d.source), \(Self.indexKey(key)), \(id), \(now))
                 ON CONFLICT DO NOTHING RETURNING delivery_id
                 """, logger: logger
             ).decode(Int64.self) {

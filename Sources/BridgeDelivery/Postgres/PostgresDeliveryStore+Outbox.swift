@@ -208,7 +208,7 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 UPDATE outbox SET state = 'pending', due_at = \(due), attempts = attempts + \(countAttempt ? 1 : 0),
-                  strikes = strikes + \(strike ? 1 : 0), last_error = \(error), claimed_by = NULL,
+                  strikes = strikes + \(strike ? 1 : 0), last_error = \(Self.text(error)), claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(ids))
                 """, logger: logger)
         }
@@ -220,7 +220,7 @@ extension PostgresDeliveryStore {
         try await transaction("mark records dead") { [logger] db in
             try await db.query(
                 """
-                UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = \(reason), claimed_by = NULL,
+                UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = \(Self.text(reason)), claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(ids))
                 """, logger: logger)
         }

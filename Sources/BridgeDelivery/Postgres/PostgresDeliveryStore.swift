@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeVerification
 import Foundation
 import Logging
 import PostgresNIO
@@ -227,6 +228,22 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
     /// (GitHub gives up on a webhook after 10 s) rather than when a connection attempt times out.
     var writeTimeout: Duration {
         writeFailure.withLock { $0 == nil } ? operationTimeout : min(operationTimeout, Self.unavailableTimeout)
+    }
+
+    /// Text from outside (a payload's dedupe key or metric name, an API's message) as PostgreSQL's `text` takes it:
+    /// it refuses U+0000, which JSON allows (`"\u0000"`), and a refused webhook would be answered 503 for ever.
+    /// U+0000 becomes U+FFFD; the values are compared and sent, never parsed.
+    static func text(_ s: String) -> String {
+        s.utf8.contains(0) ? s.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : s
+    }
+
+    /// A key kept in an index (a dedupe key, an aggregate key): `text`, and above 1 KiB its SHA-256 instead, since a
+    /// btree entry is limited to about 2.7 KB and a longer key would make its webhook fail for ever. Equal keys stay
+    /// equal, different keys different (up to SHA-256 collisions).
+    static func indexKey(_ s: String) -> String {
+        let t = text(s)
+        guard t.utf8.count > 1024 else { return t }
+        return "sha256:" + ByteEncoding.hex(Crypto.sha256(Array(t.utf8)))
     }
 
     /// The deadline of a write while PostgreSQL is known to be unreachable.
