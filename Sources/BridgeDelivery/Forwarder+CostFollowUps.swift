@@ -49,10 +49,7 @@ extension Forwarder {
         metrics.forwardRequest(endpoint: endpoint, result: Forwarder.label(outcome))
         switch outcome {
         case .accepted:
-            state.withLock {
-                $0.lastSuccess = Date()
-                $0.failures = 0
-            }
+            succeeded()
             let result: CostImpactResult
             do {
                 let series = try CostSeriesDecoder.decode(body, source: source)
@@ -64,7 +61,7 @@ extension Forwarder {
                     await dead([item], kind: "cost_followup", reason: reason)
                 } else {
                     let delay = configuration.retry.delay(attempt: item.attempts, retryAfter: nil)
-                    await markForRetry([item.id], delay: delay, reason: reason, strike: false)
+                    await retry([item.id], after: delay, reason: reason, strike: false)
                 }
                 pending.remove(item.id)
                 return
@@ -83,7 +80,7 @@ extension Forwarder {
             pause(status: status, endpoint: endpoint)
         case .retry(let reason, let retryAfter):
             let delay = hold(reason: "\(endpoint): \(reason)", retryAfter: retryAfter)
-            await markForRetry([item.id], delay: delay, reason: reason, strike: false)
+            await retry([item.id], after: delay, reason: reason, strike: false)
             pending.remove(item.id)
         }
     }
@@ -119,14 +116,6 @@ extension Forwarder {
         case .notEnoughData: note += " (no event, no data point)"
         }
         return CostFollowUpCompletion(event: event, metric: metric, note: note)
-    }
-
-    private func markForRetry(_ ids: [Int64], delay: TimeInterval, reason: String, strike: Bool) async {
-        await mark("schedule a retry") {
-            try await store.markRetry(
-                ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true, strike: strike,
-                now: Date())
-        }
     }
 
     private func complete(_ item: OutboxItem, _ completion: CostFollowUpCompletion, pending: inout Set<Int64>) async {

@@ -183,6 +183,23 @@ public final class Forwarder: Service {
         return delay
     }
 
+    /// Cloudthread answered: the API's backoff starts over.
+    func succeeded() {
+        state.withLock {
+            $0.lastSuccess = Date()
+            $0.failures = 0
+        }
+    }
+
+    /// Records due again after `delay`, a failed attempt counted (and a strike when sent alone).
+    func retry(_ ids: [Int64], after delay: TimeInterval, reason: String, strike: Bool) async {
+        await mark("schedule a retry") {
+            try await store.markRetry(
+                ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true, strike: strike,
+                now: Date())
+        }
+    }
+
     private func storeFailed(_ what: String, _ error: any Error) {
         logger.error("forwarder cannot \(what) in the store", metadata: ["error": "\(error)"])
         metrics.forwardRequest(endpoint: "store", result: "error")
@@ -379,10 +396,7 @@ public final class Forwarder: Service {
         case .accepted:
             await mark("record a successful send") { try await store.markSent(ids, now: Date()) }
             for id in ids { pending.remove(id) }
-            state.withLock {
-                $0.lastSuccess = Date()
-                $0.failures = 0
-            }
+            succeeded()
             if isPaused { resume() }
             metrics.recordsSent(kind: request.kind, count: ids.count)
         case .invalid(let message), .notFound(let message):
@@ -414,21 +428,13 @@ public final class Forwarder: Service {
                 } else {
                     let delay = configuration.retry.delay(
                         attempt: item.attempts, retryAfter: retryAfter)
-                    await mark("schedule a retry") {
-                        try await store.markRetry(
-                            ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true,
-                            strike: true, now: Date())
-                    }
+                    await retry(ids, after: delay, reason: reason, strike: true)
                 }
                 pending.remove(item.id)
                 return
             }
             let delay = hold(reason: "\(request.endpoint): \(reason)", retryAfter: retryAfter)
-            await mark("schedule a retry") {
-                try await store.markRetry(
-                    ids, dueAt: Date().addingTimeInterval(delay), error: reason, countAttempt: true, strike: false,
-                    now: Date())
-            }
+            await retry(ids, after: delay, reason: reason, strike: false)
             for id in ids { pending.remove(id) }
         }
     }

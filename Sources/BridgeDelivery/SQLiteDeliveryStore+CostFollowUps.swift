@@ -21,10 +21,8 @@ extension SQLiteDeliveryStore {
                     VALUES ('event', ?, ?, 'pending', ?, ?, ?)
                     """, [owner, .text(event.storedJSON), .real(t), .real(t), .real(t)])
             }
-            if let metric = completion.metric {
-                if let deliveryID {
-                    try SQLiteDeliveryStore.insertObservation(metric, deliveryID: deliveryID, now: t, db)
-                }
+            if let metric = completion.metric, let deliveryID {
+                try SQLiteDeliveryStore.insertObservation(metric, deliveryID: deliveryID, now: t, db)
             }
             if let deliveryID,
                 let text = try db.first("SELECT explanation FROM deliveries WHERE id = ?", [.integer(deliveryID)])?

@@ -285,7 +285,7 @@ public enum CostImpactFormat {
                 "\(source.quantity) \(money(c.delta, signed: true, source: source)) \(pct) over "
                 + "\(days(c.afterDays)) after vs \(days(c.beforeDays)) before"
             if case .belowThreshold(_, let t) = r.outcome {
-                body += ", within the \(number(t))% threshold"
+                body += ", within the \(CostImpactFormatNumber.plain(t))% threshold"
             }
         }
         if !r.complete {
@@ -300,14 +300,6 @@ public enum CostImpactFormat {
             p = String(String.UnicodeScalarView(p.unicodeScalars.prefix(room - 1))) + "…"
         }
         return p + separator + body
-    }
-
-    /// A threshold as typed: `10`, `12.5`.
-    static func number(_ x: Double) -> String {
-        var s = String(format: "%.6f", x)
-        while s.hasSuffix("0") { s.removeLast() }
-        if s.hasSuffix(".") { s.removeLast() }
-        return s
     }
 
     /// The `--format json` form. Keys are always present and always in this order (null when not applicable):

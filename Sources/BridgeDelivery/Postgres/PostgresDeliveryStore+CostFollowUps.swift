@@ -20,16 +20,6 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// Adds one observation to its hourly aggregate; see `insertAggregate`.
-    static func insertObservation(
-        _ m: MetricObservation, key: String, streamRef ref: String, deliveryID id: Int64, now: Double,
-        _ db: PostgresConnection, logger: Logger
-    ) async throws {
-        try await insertAggregate(
-            m, key: key, streamRef: ref, sum: m.value, count: 1, min: m.value, max: m.value, deliveryID: id, now: now,
-            db, logger: logger)
-    }
-
     /// Adds `count` observations of one key (their sum, min and max) to its hourly aggregate (atomically:
     /// `ON CONFLICT DO UPDATE`) and makes the key due, in one statement: the aggregate's row stays locked from here to
     /// the commit, so callers issue it last.
@@ -98,10 +88,8 @@ extension PostgresDeliveryStore {
             }
             // Last: the aggregate's row is locked until the commit.
             if let m = completion.metric, let owner {
-                let ref = StreamTokenRef.fingerprint(m.streamToken)
-                try await Self.insertObservation(
-                    m, key: SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), streamRef: ref, deliveryID: owner,
-                    now: t, db, logger: logger)
+                try await Self.applyAggregates(
+                    [AggregateUpsert(m, deliveryID: owner, time: t)], db, logger: logger)
             }
             return true
         }

@@ -53,6 +53,14 @@ extension PostgresDeliveryStore {
         var observation: MetricObservation
         var deliveryID: Int64
         var time: Double
+
+        init(_ m: MetricObservation, deliveryID: Int64, time: Double) {
+            streamRef = StreamTokenRef.fingerprint(m.streamToken)
+            key = SQLiteDeliveryStore.aggregateKey(m, streamRef: streamRef)
+            observation = m
+            self.deliveryID = deliveryID
+            self.time = time
+        }
     }
 
     /// Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to the
@@ -140,13 +148,7 @@ extension PostgresDeliveryStore {
         try await insertFollowUps(
             d.followUps.filter { f in f.dedupeKey.map { fresh.contains($0) } ?? true },
             deliveryID: id, now: now, db, logger: logger)
-        let upserts = metrics.map { m -> AggregateUpsert in
-            let ref = StreamTokenRef.fingerprint(m.streamToken)
-            return AggregateUpsert(
-                key: SQLiteDeliveryStore.aggregateKey(m, streamRef: ref), streamRef: ref, observation: m,
-                deliveryID: id,
-                time: now)
-        }
+        let upserts = metrics.map { AggregateUpsert($0, deliveryID: id, time: now) }
         return (.stored(deliveryId: id, events: events.count, metrics: metrics.count), upserts)
     }
 }
