@@ -4,9 +4,9 @@ import Foundation
 /// same transaction, run once when `due` has passed, and turned into a `cost-impact` event and a
 /// `deploy_cost_change` data point.
 public struct CostFollowUp: Sendable, Equatable {
-    public var spec: CostImpactSpec
+    public let spec: CostImpactSpec
     /// The deploy's time (the event's time, to the second; the time received when the event has none).
-    public var deployAt: Date
+    public let deployAt: Date
     /// The deploy event's description: the prefix of the follow-up's text.
     public var description: String?
     /// The deploy event's URL, repeated on the follow-up event.
@@ -21,7 +21,8 @@ public struct CostFollowUp: Sendable, Equatable {
     public var rule: String
     /// The event's per-item de-duplication key: a follow-up of an item seen before is left out with its event.
     public var dedupeKey: String? = nil
-    /// When it runs: the end of the after window plus the settling delay.
+    /// When it runs: the end of the after window plus the settling delay (computed once; `spec` and `deployAt`
+    /// are constants, so it cannot go stale).
     public let due: Date
 
     public init(
@@ -68,7 +69,7 @@ public struct CostFollowUp: Sendable, Equatable {
 
 /// A follow-up as stored in the outbox (`kind = 'cost_followup'`): the stream token only as its fingerprint.
 public struct StoredCostFollowUp: Sendable, Equatable, Codable {
-    public var spec: CostImpactSpec
+    public let spec: CostImpactSpec
     public var deployAt: Date
     public var description: String?
     public var url: String?
