@@ -210,19 +210,25 @@ public struct Mapper: Sendable {
         for (key, template) in c.dimensions ?? metric?.dimensions ?? [] {
             do { dimensions[key] = try text(template, ctx, what: "dimension '\(key)'") ?? "" } catch { continue }
         }
-        let token =
-            c.streamToken ?? metric?.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken
-            ?? (dryRun ? Secret("dry-run") : nil)
+        let token = streamToken(c.streamToken ?? metric?.streamToken, rule: rule, source: source)
         do {
             return .success(
                 try CostFollowUp(
                     spec: c.spec, deployAt: Date(timeIntervalSince1970: at.timeIntervalSince1970.rounded(.down)),
                     description: event.description, url: event.url, team: event.team, dimensions: dimensions,
-                    streamToken: token.flatMap { $0.bytes.isEmpty ? nil : $0 }, rule: rule.name))
+                    streamToken: token, rule: rule.name))
         } catch {
             let message = (error as? CostImpactError)?.message ?? "\(error)"
             return .failure(Invalid(description: "cost impact follow-up not planned (the event is sent): \(message)"))
         }
+    }
+
+    /// The data stream of a metric (or a follow-up's data point): its own token, the rule's, the source's, the
+    /// default, and in dry run `dry-run`; nil when there is none (an empty token counts as none).
+    func streamToken(_ own: Secret?, rule: Rule, source: SourceDefinition) -> Secret? {
+        let token =
+            own ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken ?? (dryRun ? Secret("dry-run") : nil)
+        return token.flatMap { $0.bytes.isEmpty ? nil : $0 }
     }
 
     func render(_ t: MetricTemplate, rule: Rule, source: SourceDefinition, _ ctx: MappingContext) -> Result<
@@ -250,10 +256,7 @@ public struct Mapper: Sendable {
                     description: "metric '\(name)' has \(dimensions.count) dimensions; Cloudthread accepts at most 10")
             }
             let hour = try time(t.time, ctx, what: "metric")
-            let token =
-                t.streamToken ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken
-                ?? (dryRun ? Secret("dry-run") : nil)
-            guard let token, !token.bytes.isEmpty else { return .success(nil) }
+            guard let token = streamToken(t.streamToken, rule: rule, source: source) else { return .success(nil) }
             return .success(
                 MetricObservation(
                     streamToken: token, name: name, aggregation: t.aggregation, value: value, dimensions: dimensions,
