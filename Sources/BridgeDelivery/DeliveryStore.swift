@@ -1,17 +1,16 @@
 import BridgeCore
 import Foundation
 
-/// The durable store behind the ingress and the forwarder. Implementations: `SQLiteDeliveryStore`.
-public protocol DeliveryStore: Sendable {
-    /// Stores a delivery and everything it produced in one durable transaction.
-    func record(_ delivery: NewDelivery) async throws -> RecordResult
+/// The forwarder's side of the store: claiming due records with a lease and marking the outcome of each send.
+public protocol OutboxStore: Sendable {
     /// Claims up to `limit` due records for `lease` seconds: they are in flight until marked, and due again when
     /// the lease ends unmarked (the claimer died or stalled). An aggregate key is claimed by one sender at a time.
     func claimDue(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxItem]
     func markSent(_ ids: [Int64], now: Date) async throws
-    /// Due again at `dueAt`. `countAttempt` counts a failed attempt; `strike` counts a failure of this record
-    /// sent alone while other sends succeeded (poison detection).
-    func markRetry(_ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strike: Bool, now: Date) async throws
+    /// Due again at `dueAt`. `countAttempt` counts a failed attempt; `strikes` sets the poison strikes of each
+    /// record (nil keeps them).
+    func markRetry(_ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strikes: Int?, now: Date)
+        async throws
     /// Finishes a claimed cost follow-up in one transaction: stores its event and data point, appends its note to
     /// the delivery's explanation and marks it sent. False (and nothing written) when the claim was lost: its lease
     /// ended and another sender took it.
@@ -19,6 +18,13 @@ public protocol DeliveryStore: Sendable {
     func markDead(_ ids: [Int64], reason: String, now: Date) async throws
     /// The earliest time a record becomes due (a pending record's due time or an in-flight record's lease end).
     func nextDue() async throws -> Date?
+}
+
+/// The durable store behind the ingress and the forwarder. Implementations: `SQLiteDeliveryStore`,
+/// `PostgresDeliveryStore`.
+public protocol DeliveryStore: OutboxStore {
+    /// Stores a delivery and everything it produced in one durable transaction.
+    func record(_ delivery: NewDelivery) async throws -> RecordResult
     func stats(now: Date) async throws -> OutboxStats
     func deliveries(limit: Int, source: String?) async throws -> [DeliverySummary]
     func delivery(id: Int64) async throws -> DeliverySummary?

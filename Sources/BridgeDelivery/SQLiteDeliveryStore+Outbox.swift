@@ -109,7 +109,7 @@ extension SQLiteDeliveryStore {
     }
 
     public func markRetry(
-        _ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strike: Bool, now: Date
+        _ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strikes: Int?, now: Date
     ) async throws {
         guard !ids.isEmpty else { return }
         try await transaction { db in
@@ -123,11 +123,11 @@ extension SQLiteDeliveryStore {
                     [.integer(id)])
                 try db.query(
                     """
-                    UPDATE outbox SET state = 'pending', due_at = ?, attempts = attempts + ?, strikes = strikes + ?,
+                    UPDATE outbox SET state = 'pending', due_at = ?, attempts = attempts + ?, strikes = COALESCE(?, strikes),
                       last_error = ?, claimed_until = NULL, updated_at = ? WHERE id = ?
                     """,
                     [
-                        .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0), .int(strike ? 1 : 0),
+                        .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0), strikes.map { .int($0) } ?? .null,
                         .text(error), .real(now.timeIntervalSince1970), .integer(id),
                     ])
             }

@@ -114,7 +114,7 @@ struct CostFollowUpStoreTests {
             let claimed = try await store.claimDue(now: now, limit: 10, lease: 60)
             try #require(claimed.count == 1)
             try await store.markRetry(
-                claimed.map(\.id), dueAt: now, error: "HTTP 503", countAttempt: true, strike: false, now: now)
+                claimed.map(\.id), dueAt: now, error: "HTTP 503", countAttempt: true, strikes: nil, now: now)
             let again = try await store.claimDue(now: now.addingTimeInterval(1), limit: 10, lease: 60)
             #expect(again.map(\.id) == claimed.map(\.id))
             #expect(again.first?.attempts == 1)

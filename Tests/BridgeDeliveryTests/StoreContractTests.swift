@@ -99,7 +99,7 @@ struct StoreContractTests {
             #expect(values == [.sum: 12, .average: 4, .maximum: 8, .minimum: 1])
             _ = try await store.record(delivery(metrics: [observation(10)]))
             try await store.markRetry(
-                items.map(\.id), dueAt: Date(), error: "503", countAttempt: true, strike: false, now: Date())
+                items.map(\.id), dueAt: Date(), error: "503", countAttempt: true, strikes: nil, now: Date())
             let again = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 100, lease: 60)
             #expect(again.count == 4)
             let sum = again.compactMap { item -> Double? in

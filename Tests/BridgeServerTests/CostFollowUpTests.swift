@@ -45,7 +45,7 @@ struct CostFollowUpTests {
     static func harness(rules: String, clock: TestClock) async throws -> BridgeHarness {
         try await BridgeHarness(rules: ["deploys.yaml": rules]) { c in
             c.environment["COST_VIEW_ID"] = "view-1"
-            c.forwarder.clock = { clock.now() }
+            c.forwarder.clock = clock
         }
     }
 
@@ -212,9 +212,10 @@ struct CostFollowUpTests {
 }
 
 /// The forwarder's clock in these tests: the system clock plus an offset the test sets.
-final class TestClock: Sendable {
+final class TestClock: BridgeClock {
     private let offset = Mutex<TimeInterval>(0)
     func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+    func sleep(for duration: Duration) async { try? await Task.sleep(for: duration) }
     /// From now on the forwarder sees `date` as the present (moving on with the system clock).
     func jump(to date: Date) { offset.withLock { $0 = date.timeIntervalSinceNow } }
 }

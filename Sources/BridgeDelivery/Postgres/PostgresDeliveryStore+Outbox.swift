@@ -192,7 +192,7 @@ extension PostgresDeliveryStore {
     }
 
     public func markRetry(
-        _ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strike: Bool, now: Date
+        _ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strikes: Int?, now: Date
     ) async throws {
         guard !ids.isEmpty else { return }
         let t = now.timeIntervalSince1970
@@ -208,7 +208,7 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 UPDATE outbox SET state = 'pending', due_at = \(due), attempts = attempts + \(countAttempt ? 1 : 0),
-                  strikes = strikes + \(strike ? 1 : 0), last_error = \(Self.text(error)), claimed_by = NULL,
+                  strikes = COALESCE(\(strikes), strikes), last_error = \(Self.text(error)), claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(ids))
                 """, logger: logger)
         }

@@ -1,3 +1,4 @@
+import BridgeCore
 import Foundation
 
 /// Settings of the forwarder.
@@ -16,11 +17,14 @@ public struct ForwarderConfiguration: Sendable {
     public var lease: TimeInterval = 300
     /// A record that failed this many times is sent alone, so one bad record cannot hold back its batch-mates.
     public var isolateAfterAttempts: Int = 3
-    /// A record sent alone that gets a retryable error this many times while other sends succeed is dead-lettered.
+    /// The poison rule: a record sent alone is dead-lettered for retryable answers only after this many failures in
+    /// a row, each after its endpoint accepted at least `poisonAcceptedBetween` other requests since the record's
+    /// previous failure and failed no other (docs/operations.md).
     public var poisonStrikes: Int = 5
-    /// The time as the forwarder sees it: which records are due, cost follow-ups included. Tests move it forward
-    /// to run a follow-up days early; in production it is the system clock.
-    public var clock: @Sendable () -> Date = { Date() }
+    public var poisonAcceptedBetween: Int = 2
+    /// The time as the forwarder sees it: which records are due, holds, pauses, cost follow-ups. Tests and the
+    /// simulation move it; in production it is the system clock.
+    public var clock: any BridgeClock = SystemClock()
 
     public init() {}
 }

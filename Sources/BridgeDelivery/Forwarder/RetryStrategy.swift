@@ -18,8 +18,16 @@ public struct RetryStrategy: Sendable {
 
     /// The delay before attempt `attempt + 1`; a `Retry-After` from the API wins, up to `retryAfterCap`.
     public func delay(attempt: Int, retryAfter: TimeInterval?) -> TimeInterval {
+        var random = SystemRandomNumberGenerator()
+        return delay(attempt: attempt, retryAfter: retryAfter, using: &random)
+    }
+
+    /// The same, with the jitter drawn from `random` (the forwarder's core draws from a seeded generator).
+    public func delay(
+        attempt: Int, retryAfter: TimeInterval?, using random: inout some RandomNumberGenerator
+    ) -> TimeInterval {
         if let retryAfter, retryAfter.isFinite { return min(max(retryAfter, floor), retryAfterCap) }
         let ceiling = min(cap, base * pow(2, Double(min(max(attempt, 0), 30))))
-        return max(floor, Double.random(in: 0...max(ceiling, floor)))
+        return max(floor, Double.random(in: 0...max(ceiling, floor), using: &random))
     }
 }
