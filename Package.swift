@@ -57,11 +57,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The ingest pipeline (HTTP-free), the store protocol, the SQLite store and the forwarder.
+        // The stores' vocabulary, dialect-free: the protocols by role, the records they keep and the rules both
+        // stores share.
+        .target(name: "BridgeStore", dependencies: ["BridgeCore", "BridgeVerification"]),
+        // The ingest pipeline (HTTP-free), the SQLite and PostgreSQL stores and the forwarder.
         .target(
             name: "BridgeDelivery",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -73,7 +76,7 @@ let package = Package(
         .target(
             name: "BridgeServer",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "cloudthread-bridge",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
                 "BridgeServer", "BridgeCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -117,14 +120,14 @@ let package = Package(
         .testTarget(
             name: "BridgeDeliveryTests",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
                 "BridgeServer", "BridgeCI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeMapping
+import BridgeStore
 import BridgeVerification
 import Foundation
 import Logging
@@ -9,7 +10,7 @@ import Synchronization
 /// outcome into a response; the CLI and tests call it directly.
 public final class Ingestor: Sendable {
     public let rules: RuleSet
-    let store: any DeliveryStore
+    let store: any IngestStore
     let mapper: Mapper
     let metrics: any MetricsRecorder
     let logger: Logger
@@ -30,7 +31,7 @@ public final class Ingestor: Sendable {
     private let confirmed = Mutex(Set<String>())
 
     public init(
-        rules: RuleSet, store: any DeliveryStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
+        rules: RuleSet, store: any IngestStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
         refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
         aggregateRetention: TimeInterval = 35 * 86400, snsCertificates: SNSCertificateCache? = nil,
         visit: (@Sendable (URL) async throws -> Void)? = nil, onStored: @escaping @Sendable () -> Void = {}

@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// Inspection and replay for the admin API and the CLI, readiness and retention.

@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// The web console's queries: a page of deliveries, one delivery with its request and records, activity per

@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// Cost follow-ups (docs/cost-impact.md): they are outbox records of kind `cost_followup`, due when their after

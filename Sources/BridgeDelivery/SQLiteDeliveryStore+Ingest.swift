@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import BridgeVerification
 import Foundation
 

@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// The forwarder's side: claiming due records with a lease and marking the outcome of each send.

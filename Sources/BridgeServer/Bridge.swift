@@ -3,6 +3,7 @@ import BridgeCloudthread
 import BridgeCore
 import BridgeDelivery
 import BridgeMapping
+import BridgeStore
 import BridgeVerification
 import Foundation
 import Hummingbird

@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeDelivery
+import BridgeStore
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import BridgeCloudthread
 import BridgeCore
 import BridgeDelivery
 import BridgeMapping
+import BridgeStore
 import Foundation
 import Hummingbird
 import Logging

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BridgeMapping
 import BridgeServer
+import BridgeStore
 import Foundation
 import Logging
 import NIOCore
@@ -107,7 +108,7 @@ struct Migrate: AsyncParsableCommand {
         let logger = Logger(label: "cloudthread-bridge")
         let configuration = try data.configuration(env)
         let store = try await configuration.openStore(logger: logger)
-        await closeStore(store)
+        await store.close()
         if let url = configuration.databaseURL {
             print("migrated \(url.redacted)")
         } else {

@@ -4,6 +4,7 @@ import BridgeCore
 import BridgeDelivery
 import BridgeMapping
 import BridgeServer
+import BridgeStore
 import BridgeVerification
 import Foundation
 import Logging
@@ -163,18 +164,12 @@ func withStore<T: Sendable>(
     }
     do {
         let result = try await body(store)
-        await closeStore(store)
+        await store.close()
         return result
     } catch {
-        await closeStore(store)
+        await store.close()
         throw error
     }
-}
-
-/// Closes a store opened without `run()`.
-func closeStore(_ store: any DeliveryStore) async {
-    if let sqlite = store as? SQLiteDeliveryStore { await sqlite.close() }
-    if let postgres = store as? PostgresDeliveryStore { await postgres.close() }
 }
 
 func printJSON<T: Encodable>(_ value: T) {

@@ -1,3 +1,4 @@
+import BridgeStore
 import Foundation
 import Synchronization
 import Testing

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BridgeStore
 import Foundation
 import NIOCore
 import Testing

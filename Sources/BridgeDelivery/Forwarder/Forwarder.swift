@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// Cost follow-ups (docs/cost-impact.md). A follow-up is an outbox record due when its after window has settled; the

@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// The forwarder's decisions, with no I/O and no clock of its own (docs/operations.md, "How the forwarder

@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// One request the forwarder's core asks its shell to make, with the records it carries.

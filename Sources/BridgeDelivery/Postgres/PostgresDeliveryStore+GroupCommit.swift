@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 import Foundation
 import PostgresNIO
 

@@ -1,3 +1,4 @@
+import BridgeStore
 import CSQLite3
 import Foundation
 

@@ -1,3 +1,4 @@
+import BridgeStore
 import CSQLite3
 
 /// A prepared statement. Each use binds its values, steps through the rows and resets, so it can be reused.

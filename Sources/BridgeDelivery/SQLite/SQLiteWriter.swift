@@ -1,3 +1,4 @@
+import BridgeStore
 import Foundation
 
 /// The thread that owns a SQLite connection. Jobs are queued from any thread or task; the thread takes all queued

@@ -1,6 +1,7 @@
 import BridgeCore
 import BridgeDelivery
 import BridgeMapping
+import BridgeStore
 import Foundation
 import Hummingbird
 

@@ -11,4 +11,13 @@ public struct OutboxStats: Sendable, Codable, Equatable {
     public var oldestPendingAge: Double
     /// Cost follow-ups not due yet (not counted as pending).
     public var scheduled: Int = 0
+
+    public init(pending: Int, inflight: Int, sent: Int, dead: Int, oldestPendingAge: Double, scheduled: Int = 0) {
+        self.pending = pending
+        self.inflight = inflight
+        self.sent = sent
+        self.dead = dead
+        self.oldestPendingAge = oldestPendingAge
+        self.scheduled = scheduled
+    }
 }

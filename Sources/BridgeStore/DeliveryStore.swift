@@ -20,30 +20,53 @@ public protocol OutboxStore: Sendable {
     func nextDue() async throws -> Date?
 }
 
-/// The durable store behind the ingress and the forwarder. Implementations: `SQLiteDeliveryStore`,
-/// `PostgresDeliveryStore`.
-public protocol DeliveryStore: OutboxStore {
+/// The ingestor's side: one webhook and everything it produced, in one durable transaction.
+public protocol IngestStore: Sendable {
     /// Stores a delivery and everything it produced in one durable transaction.
     func record(_ delivery: NewDelivery) async throws -> RecordResult
+}
+
+/// The admin API's and the CLI's side: inspection and replay.
+public protocol AdminStore: Sendable {
     func stats(now: Date) async throws -> OutboxStats
     func deliveries(limit: Int, source: String?) async throws -> [DeliverySummary]
     func delivery(id: Int64) async throws -> DeliverySummary?
     func deadLetters(limit: Int) async throws -> [DeadLetter]
     /// Puts dead letters back in the outbox (all when `ids` is nil); returns how many.
     func replayDeadLetters(_ ids: [Int64]?, now: Date) async throws -> Int
-    /// Console: newest first, ids below `before`, optionally of one source and one status (`accepted`, `ignored`,
+}
+
+/// The web console's side: pages of deliveries, one delivery in full, activity per source, discarding dead letters.
+public protocol ConsoleStore: Sendable {
+    /// Newest first, ids below `before`, optionally of one source and one status (`accepted`, `ignored`,
     /// `rejected`).
     func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws -> [DeliverySummary]
-    /// Console: one delivery with its request (client address, masked headers, body cut at 64 KiB) and its records.
+    /// One delivery with its request (client address, masked headers, body cut at 64 KiB) and its records.
     func deliveryDetail(id: Int64) async throws -> DeliveryDetail?
-    /// Console: per source, deliveries by status and per hour since `since`, and the newest delivery ever.
+    /// Per source, deliveries by status and per hour since `since`, and the newest delivery ever.
     func activity(since: Date, now: Date) async throws -> [SourceActivity]
     /// Deletes dead letters (only records in the dead state); returns how many.
     func discardDeadLetters(_ ids: [Int64]) async throws -> Int
+}
+
+/// Readiness and the outbox's counts.
+public protocol HealthStore: Sendable {
     /// True while webhooks can be stored. Cheap enough for every readiness probe (no write lock).
     func isWritable() async -> Bool
     /// A small durable write that finds out whether a store that failed can write again.
     func probeWrite(now: Date) async
+    func stats(now: Date) async throws -> OutboxStats
+}
+
+/// Retention: what is no longer needed is deleted.
+public protocol RetentionStore: Sendable {
     /// Deletes what retention no longer needs.
     func prune(olderThan age: TimeInterval, now: Date) async throws
+}
+
+/// The durable store behind the ingress and the forwarder: every role, and `close()`. Implementations:
+/// `SQLiteDeliveryStore` (BridgeStoreSQLite), `PostgresDeliveryStore` (BridgeStorePostgres).
+public protocol DeliveryStore: IngestStore, OutboxStore, AdminStore, ConsoleStore, HealthStore, RetentionStore {
+    /// Finishes queued work and closes the store (for commands that use it without running it as a service).
+    func close() async
 }

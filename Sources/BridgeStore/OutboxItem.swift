@@ -19,4 +19,11 @@ public struct OutboxItem: Sendable, Equatable {
     /// Times this record failed alone with a retryable error while other sends succeeded (poison detection).
     public var strikes: Int = 0
     public var content: Content
+
+    public init(id: Int64, attempts: Int, strikes: Int = 0, content: Content) {
+        self.id = id
+        self.attempts = attempts
+        self.strikes = strikes
+        self.content = content
+    }
 }
