@@ -60,23 +60,41 @@ let package = Package(
         // The stores' vocabulary, dialect-free: the protocols by role, the records they keep and the rules both
         // stores share.
         .target(name: "BridgeStore", dependencies: ["BridgeCore", "BridgeVerification"]),
-        // The ingest pipeline (HTTP-free), the SQLite and PostgreSQL stores and the forwarder.
+        // The embedded store: one SQLite file, one writer thread, group commit.
+        .target(
+            name: "BridgeStoreSQLite",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "CSQLite3",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The shared store: PostgreSQL for several replicas.
+        .target(
+            name: "BridgeStorePostgres",
+            dependencies: [
+                "BridgeCore", "BridgeVerification", "BridgeStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The ingest pipeline (HTTP-free) and the forwarder, on the store protocols only.
         .target(
             name: "BridgeDelivery",
             dependencies: [
                 "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                "CSQLite3",
             ]
         ),
         // The HTTP edge, admin API, health, metrics, configuration and service wiring.
         .target(
             name: "BridgeServer",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
+                "BridgeStoreSQLite", "BridgeStorePostgres", "BridgeDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +115,8 @@ let package = Package(
         .executableTarget(
             name: "cloudthread-bridge",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
+                "BridgeStoreSQLite", "BridgeStorePostgres", "BridgeDelivery",
                 "BridgeServer", "BridgeCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -117,6 +136,33 @@ let package = Package(
             dependencies: ["BridgeCore", "BridgeVerification", "BridgeMapping"]
         ),
         .testTarget(name: "BridgeCloudthreadTests", dependencies: ["BridgeCore", "BridgeCloudthread"]),
+        // Test support, not shipped: the PostgreSQL of the tests (found or started once per process) and the fixtures
+        // of the store tests.
+        .target(
+            name: "BridgeStoreTestKit",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "BridgeStoreSQLite", "BridgeStorePostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/BridgeStoreTestKit"
+        ),
+        // The store contract: every test on SQLite and on PostgreSQL; SQLite's own (migrations, failures).
+        .testTarget(
+            name: "BridgeStoreTests",
+            dependencies: [
+                "BridgeCore", "BridgeCloudthread", "BridgeStore", "BridgeStoreSQLite", "BridgeStorePostgres",
+                "BridgeStoreTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // PostgreSQL only: several replicas on one database, a server that cannot be reached.
+        .testTarget(
+            name: "BridgeStorePostgresTests",
+            dependencies: [
+                "BridgeCore", "BridgeStore", "BridgeStorePostgres", "BridgeStoreTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "BridgeDeliveryTests",
             dependencies: [
@@ -127,8 +173,9 @@ let package = Package(
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
-                "BridgeServer", "BridgeCI",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
+                "BridgeStoreSQLite", "BridgeStorePostgres", "BridgeDelivery",
+                "BridgeServer", "BridgeCI", "BridgeStoreTestKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

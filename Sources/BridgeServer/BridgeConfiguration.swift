@@ -1,6 +1,8 @@
 import BridgeCore
 import BridgeDelivery
 import BridgeStore
+import BridgeStorePostgres
+import BridgeStoreSQLite
 import Foundation
 import Logging
 import ServiceLifecycle

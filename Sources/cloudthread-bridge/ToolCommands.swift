@@ -5,6 +5,7 @@ import BridgeDelivery
 import BridgeMapping
 import BridgeServer
 import BridgeStore
+import BridgeStoreSQLite
 import BridgeVerification
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BridgeStoreTestKit
 import Foundation
 import NIOCore
 import Testing
@@ -8,12 +9,11 @@ import Testing
 @testable import BridgeServer
 @testable import BridgeVerification
 
-/// Three real bridge processes on one PostgreSQL database (scripts/ci-postgres.sh), against the fake Cloudthread.
+/// Three real bridge processes on one PostgreSQL database (`TestPostgres`), against the fake Cloudthread.
 @Suite(
     "PostgreSQL: replicas of the real binary", .serialized,
     .enabled(
-        if: ProcessInfo.processInfo.environment["BRIDGE_TEST_DATABASE_URL"].map { !$0.isEmpty } ?? false,
-        "BRIDGE_TEST_DATABASE_URL is not set: the multi-process PostgreSQL tests are SKIPPED (scripts/ci-postgres.sh)"))
+        if: TestPostgres.isAvailable, "no PostgreSQL for the tests: the multi-process PostgreSQL tests are SKIPPED"))
 struct PostgresReplicaTests {
     static let secret = "replica-secret"
     static let env = ProcessInfo.processInfo.environment
@@ -24,7 +24,7 @@ struct PostgresReplicaTests {
         _ n: Int, environment extra: [String: String] = [:],
         _ body: (FakeCloudthread, [BinaryBridge], String) async throws -> Void
     ) async throws {
-        let base = try #require(env["BRIDGE_TEST_DATABASE_URL"])
+        let base = try #require(TestPostgres.url)
         let schema = "r_" + UUID().uuidString.prefix(8).lowercased()
         let url = base + (base.contains("?") ? "&" : "?") + "schema=" + schema
         let dir = NSTemporaryDirectory() + "ctb-replicas-\(UUID().uuidString)"
@@ -127,7 +127,7 @@ struct PostgresReplicaTests {
     @Test(
         .enabled(
             if: PostgresCluster.isAvailable,
-            "BRIDGE_TEST_PG_BIN / BRIDGE_TEST_PG_DATA are not set: the kill-and-restart load test is SKIPPED"),
+            "no PostgreSQL cluster the tests may restart: the kill-and-restart load test is SKIPPED"),
         .timeLimit(.minutes(3)))
     func underLoadWithAKillAndADatabaseRestartEveryAcknowledgedWebhookCountsOnce() async throws {
         let cluster = try #require(PostgresCluster.fromEnvironment)
@@ -224,7 +224,7 @@ struct PostgresReplicaTests {
     @Test(
         .enabled(
             if: PostgresCluster.isAvailable,
-            "BRIDGE_TEST_PG_BIN / BRIDGE_TEST_PG_DATA are not set: the connection-loss test is SKIPPED"),
+            "no PostgreSQL cluster the tests may restart: the connection-loss test is SKIPPED"),
         .timeLimit(.minutes(2)))
     func whilePostgresIsDownWebhooksAre503AndTheBridgeRecoversByItself() async throws {
         let cluster = try #require(PostgresCluster.fromEnvironment)

@@ -8,6 +8,7 @@ import Testing
 @testable import BridgeCore
 @testable import BridgeDelivery
 @testable import BridgeMapping
+@testable import BridgeStoreSQLite
 @testable import BridgeVerification
 
 /// An SNS topic's HTTPS subscription, end to end: a signed notification becomes an event; a confirmation is

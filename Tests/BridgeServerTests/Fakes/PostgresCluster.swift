@@ -1,27 +1,25 @@
+import BridgeStoreTestKit
 import Foundation
 import Testing
 
-/// The throwaway PostgreSQL cluster of scripts/ci-postgres.sh (BRIDGE_TEST_PG_BIN, BRIDGE_TEST_PG_DATA,
-/// BRIDGE_TEST_DATABASE_URL), for tests that stop or restart the server. Every wait is bounded and runs off the
+/// The throwaway PostgreSQL cluster of the tests (`TestPostgres`: started by the test kit, or the one
+/// scripts/ci-postgres.sh names), for tests that stop or restart the server. Every wait is bounded and runs off the
 /// cooperative pool.
 struct PostgresCluster: Sendable {
     let bin: String
     let data: String
     let port: Int
 
-    /// The cluster the environment names, or nil when the tests were not given one they may restart.
+    /// The cluster of the tests, or nil when there is none they may restart.
     static var fromEnvironment: PostgresCluster? {
-        let env = ProcessInfo.processInfo.environment
-        guard let bin = env["BRIDGE_TEST_PG_BIN"], let data = env["BRIDGE_TEST_PG_DATA"], !bin.isEmpty, !data.isEmpty,
-            let url = env["BRIDGE_TEST_DATABASE_URL"].flatMap(URLComponents.init(string:))
-        else { return nil }
-        return PostgresCluster(bin: bin, data: data, port: url.port ?? 5432)
+        guard let cluster = TestPostgres.cluster else { return nil }
+        return PostgresCluster(bin: cluster.bin, data: cluster.directory, port: cluster.port)
     }
 
     static var isAvailable: Bool { fromEnvironment != nil }
 
     /// `pg_ctl` as the cluster's owner (postgres when the tests run as root); its exit status, nil on timeout.
-    /// The server's options live in the cluster's postgresql.conf (scripts/ci-postgres.sh), so `start` brings
+    /// The server's options live in the cluster's postgresql.conf (`TestPostgres`), so `start` brings
     /// back the same server.
     func pgCtl(_ arguments: [String], timeout: Double = 60) async -> Int32? {
         let command = [bin + "/pg_ctl", "-D", data + "/data", "-l", data + "/log"] + arguments

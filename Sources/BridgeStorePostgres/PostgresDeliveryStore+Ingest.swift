@@ -1,4 +1,3 @@
-import BridgeCloudthread
 import BridgeCore
 import BridgeStore
 import Foundation
@@ -57,7 +56,7 @@ extension PostgresDeliveryStore {
 
         init(_ m: MetricObservation, deliveryID: Int64, time: Double) {
             streamRef = StreamTokenRef.fingerprint(m.streamToken)
-            key = SQLiteDeliveryStore.aggregateKey(m, streamRef: streamRef)
+            key = AggregateKey.of(m, streamRef: streamRef)
             observation = m
             self.deliveryID = deliveryID
             self.time = time

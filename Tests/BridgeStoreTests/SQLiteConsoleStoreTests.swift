@@ -1,10 +1,11 @@
 import BridgeStore
+import BridgeStoreTestKit
 import Foundation
 import Logging
 import Testing
 
 @testable import BridgeCore
-@testable import BridgeDelivery
+@testable import BridgeStoreSQLite
 
 /// The console's store queries and schema 2 (each delivery's request).
 @Suite("SQLite store: console")

@@ -1,7 +1,5 @@
-import BridgeCloudthread
 import BridgeCore
 import BridgeStore
-import BridgeVerification
 import Foundation
 
 /// Recording one webhook: its delivery, outbox records, aggregate updates and dedupe keys.
@@ -95,7 +93,7 @@ extension SQLiteDeliveryStore {
         throws
     {
         let ref = StreamTokenRef.fingerprint(m.streamToken)
-        let key = SQLiteDeliveryStore.aggregateKey(m, streamRef: ref)
+        let key = AggregateKey.of(m, streamRef: ref)
         let dims = m.dimensions.storedJSON
         try db.query(
             """
@@ -116,12 +114,5 @@ extension SQLiteDeliveryStore {
             ON CONFLICT(agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
             """,
             [.integer(id), .text(key), .real(now), .real(now), .real(now)])
-    }
-
-    /// The aggregate key: stream (by its fingerprint), metric, aggregation, sorted dimensions and hour.
-    static func aggregateKey(_ m: MetricObservation, streamRef: String) -> String {
-        let dims = m.dimensions.keys.sorted().map { "\(JSONValue.quote($0)):\(JSONValue.quote(m.dimensions[$0]!))" }
-            .joined(separator: ",")
-        return "\(streamRef)|\(m.name)|\(m.aggregation.rawValue)|{\(dims)}|\(m.hour)"
     }
 }

@@ -1,10 +1,11 @@
 import BridgeStore
+import BridgeStoreTestKit
 import Foundation
 import Logging
 import Testing
 
 @testable import BridgeCore
-@testable import BridgeDelivery
+@testable import BridgeStoreSQLite
 
 @Suite("SQLite store under failure")
 struct StoreFailureTests {

@@ -1,43 +1,14 @@
 import BridgeStore
+import BridgeStoreTestKit
 import Foundation
 import Logging
 import Testing
 
 @testable import BridgeCloudthread
 @testable import BridgeCore
-@testable import BridgeDelivery
+@testable import BridgeStorePostgres
 
-/// The stores every `DeliveryStore` contract test runs against: SQLite always, PostgreSQL when
-/// `BRIDGE_TEST_DATABASE_URL` names a database (scripts/ci-postgres.sh starts one); each test gets its own schema.
-enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, postgres
-
-    var testDescription: String { rawValue }
-
-    static let postgresURL: String? = ProcessInfo.processInfo.environment["BRIDGE_TEST_DATABASE_URL"].flatMap {
-        $0.isEmpty ? nil : $0
-    }
-
-    static var available: [StoreKind] {
-        if postgresURL == nil {
-            FileHandle.standardError.write(
-                Data("note: BRIDGE_TEST_DATABASE_URL is not set: the PostgreSQL store tests are SKIPPED\n".utf8))
-            return [.sqlite]
-        }
-        return allCases
-    }
-}
-
-/// A PostgreSQL URL on a fresh schema of the test database.
-func postgresTestURL(
-    schema: String = "t_"
-        + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(
-            of: "-", with: "_")
-) -> PostgresDatabaseURL? {
-    guard let base = StoreKind.postgresURL else { return nil }
-    return PostgresDatabaseURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
-}
-
+/// Drops the schema of a test store.
 func dropSchema(_ store: PostgresDeliveryStore) async {
     guard let schema = store.url.schema else { return }
     _ = try? await store.client.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE")

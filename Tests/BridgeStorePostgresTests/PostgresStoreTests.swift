@@ -1,12 +1,19 @@
 import BridgeStore
+import BridgeStoreTestKit
 import Foundation
 import Logging
 import Testing
 
 @testable import BridgeCore
-@testable import BridgeDelivery
+@testable import BridgeStorePostgres
 
 /// Several stores on one database, as several replicas are: one schema, one store per "replica".
+/// Drops the schema of a test store.
+func dropSchema(_ store: PostgresDeliveryStore) async {
+    guard let schema = store.url.schema else { return }
+    _ = try? await store.client.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE")
+}
+
 func withReplicas(_ n: Int, _ body: ([PostgresDeliveryStore]) async throws -> Void) async throws {
     let url = try #require(postgresTestURL())
     // Replicas starting together migrate under the advisory lock.
@@ -32,8 +39,7 @@ func withReplicas(_ n: Int, _ body: ([PostgresDeliveryStore]) async throws -> Vo
 @Suite(
     "PostgreSQL store with several replicas",
     .enabled(
-        if: StoreKind.postgresURL != nil,
-        "BRIDGE_TEST_DATABASE_URL is not set: the PostgreSQL replica tests are SKIPPED (scripts/ci-postgres.sh)"))
+        if: TestPostgres.isAvailable, "no PostgreSQL for the tests: the replica tests are SKIPPED"))
 struct PostgresStoreTests {
     @Test func theSameDeliveryIdSentToTwoReplicasAtOnceIsStoredOnce() async throws {
         try await withReplicas(2) { stores in

@@ -1,6 +1,5 @@
 import BridgeCore
 import BridgeStore
-import BridgeVerification
 import Foundation
 import Logging
 

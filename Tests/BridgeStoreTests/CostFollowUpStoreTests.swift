@@ -1,9 +1,9 @@
 import BridgeStore
+import BridgeStoreTestKit
 import Foundation
 import Testing
 
 @testable import BridgeCore
-@testable import BridgeDelivery
 
 /// Cost follow-ups in the store (docs/cost-impact.md), on SQLite and PostgreSQL: stored with the webhook, not due
 /// (and not counted as pending) before their time, claimed once, and finished in one transaction exactly once.
@@ -19,7 +19,7 @@ struct CostFollowUpStoreTests {
     }
 
     static func delivery(_ followUps: [CostFollowUp], events: Int = 1) -> NewDelivery {
-        var d = BridgeDeliveryTests.delivery(key: nil, metrics: [], events: events)
+        var d = BridgeStoreTestKit.delivery(key: nil, metrics: [], events: events)
         d.followUps = followUps
         return d
     }
@@ -126,40 +126,6 @@ struct CostFollowUpStoreTests {
             #expect(dead.first?.record.contains("\"tok\"") == false)
             #expect(try await store.replayDeadLetters(nil, now: now) == 1)
             #expect(try await store.claimDue(now: now.addingTimeInterval(1), limit: 10, lease: 60).count == 1)
-        }
-    }
-}
-
-@Suite(
-    "PostgreSQL: a cost follow-up runs on one replica",
-    .enabled(
-        if: StoreKind.postgresURL != nil,
-        "BRIDGE_TEST_DATABASE_URL is not set: the PostgreSQL follow-up tests are SKIPPED (scripts/ci-postgres.sh)"))
-struct PostgresCostFollowUpTests {
-    @Test func oneReplicaClaimsAFollowUpAndOnlyTheCurrentClaimantFinishesIt() async throws {
-        try await withReplicas(3) { stores in
-            let f = try CostFollowUpStoreTests.followUp(at: Date(timeIntervalSince1970: 1_714_572_300))
-            _ = try await stores[0].record(CostFollowUpStoreTests.delivery([f], events: 0))
-            let now = Date()
-            let claims = try await withThrowingTaskGroup(of: [OutboxItem].self) { group in
-                for store in stores { group.addTask { try await store.claimDue(now: now, limit: 10, lease: 30) } }
-                var all: [[OutboxItem]] = []
-                for try await c in group { all.append(c) }
-                return all
-            }
-            #expect(claims.map(\.count).sorted() == [0, 0, 1])
-            let id = try #require(claims.flatMap { $0 }.first?.id)
-            // The claimant stalls past its lease; another replica takes the follow-up over and finishes it.
-            let owner = try #require(stores.indices.first { i in claims[i].isEmpty == false })
-            let other = stores[(owner + 1) % stores.count]
-            let again = try await other.claimDue(now: now.addingTimeInterval(31), limit: 10, lease: 30)
-            #expect(again.map(\.id) == [id])
-            let completion = CostFollowUpCompletion(event: nil, metric: nil, note: "cost impact: done")
-            #expect(try await stores[owner].completeFollowUp(id, completion, now: now) == false)
-            #expect(try await other.completeFollowUp(id, completion, now: now))
-            #expect(try await other.completeFollowUp(id, completion, now: now) == false)
-            let notes = try await stores[0].delivery(id: 1)?.explanation?.notes ?? []
-            #expect(notes.filter { $0 == "cost impact: done" }.count == 1)
         }
     }
 }
