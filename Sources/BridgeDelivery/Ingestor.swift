@@ -195,8 +195,8 @@ public final class Ingestor: Sendable {
             }
             switch status {
             case .accepted:
-                metrics.recordsStored(kind: "event", count: storedEvents)
-                metrics.recordsStored(kind: "metric", count: storedMetrics)
+                metrics.recordsStored(kind: OutboxKind.event.rawValue, count: storedEvents)
+                metrics.recordsStored(kind: OutboxKind.metric.rawValue, count: storedMetrics)
                 onStored()
                 let skipped = result.events.count + result.metrics.count - storedEvents - storedMetrics
                 logger.info(

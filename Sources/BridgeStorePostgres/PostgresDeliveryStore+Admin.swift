@@ -60,21 +60,14 @@ extension PostgresDeliveryStore {
                     SELECT o.id, o.delivery_id, o.kind, o.attempts, o.last_error, o.record, o.updated_at,
                            a.metric, a.aggregation, a.dimensions, a.hour
                     FROM outbox o LEFT JOIN aggregates a ON a.key = o.agg_key
-                    WHERE o.state = 'dead' ORDER BY o.id DESC LIMIT \(limit)
+                    WHERE o.state = \(unescaped: OutboxState.dead.sql) ORDER BY o.id DESC LIMIT \(limit)
                     """, logger: logger
                 ).decode(
                     (Int64, Int64?, String, Int, String?, String?, Double, String?, String?, String?, String?).self)
             {
-                let text: String
-                if kind != "metric" {
-                    text = record ?? ""
-                } else {
-                    let fields: [String: JSONValue] = [
-                        "metric": .string(metric ?? ""), "aggregation": .string(agg ?? ""), "hour": .string(hour ?? ""),
-                        "dimensions": (try? JSONValue.parse(Array((dims ?? "{}").utf8))) ?? .object([:]),
-                    ]
-                    text = JSONValue.object(fields).json
-                }
+                let text = StoredRecordText(
+                    kind: kind, record: record, metric: metric, aggregation: agg, dimensions: dims, hour: hour
+                ).json
                 out.append(
                     DeadLetter(
                         id: id, deliveryId: deliveryId, kind: kind, attempts: attempts, reason: error ?? "",
@@ -91,9 +84,10 @@ extension PostgresDeliveryStore {
             if let ids {
                 selection = ids
             } else {
-                for try await id in try await db.query("SELECT id FROM outbox WHERE state = 'dead'", logger: logger)
-                    .decode(Int64.self)
-                {
+                for try await id in try await db.query(
+                    "SELECT id FROM outbox WHERE state = \(unescaped: OutboxState.dead.sql)", logger: logger
+                )
+                .decode(Int64.self) {
                     selection.append(id)
                 }
             }
@@ -101,21 +95,21 @@ extension PostgresDeliveryStore {
             try await Self.lockAggregates(of: selection, db, logger: logger)
             try await db.query(
                 """
-                DELETE FROM outbox WHERE id = ANY(\(selection)) AND state = 'dead' AND agg_key IS NOT NULL AND EXISTS
-                  (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'pending')
+                DELETE FROM outbox WHERE id = ANY(\(selection)) AND state = \(unescaped: OutboxState.dead.sql) AND agg_key IS NOT NULL AND EXISTS
+                  (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = \(unescaped: OutboxState.pending.sql))
                 """, logger: logger)
             // Two dead letters of one key: only the newest turns pending (one pending send per key).
             try await db.query(
                 """
-                DELETE FROM outbox WHERE id = ANY(\(selection)) AND state = 'dead' AND agg_key IS NOT NULL AND EXISTS
-                  (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'dead'
+                DELETE FROM outbox WHERE id = ANY(\(selection)) AND state = \(unescaped: OutboxState.dead.sql) AND agg_key IS NOT NULL AND EXISTS
+                  (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = \(unescaped: OutboxState.dead.sql)
                      AND o.id = ANY(\(selection)) AND o.id > outbox.id)
                 """, logger: logger)
             var count = 0
             for try await _ in try await db.query(
                 """
-                UPDATE outbox SET state = 'pending', attempts = 0, strikes = 0, due_at = \(t), updated_at = \(t)
-                WHERE id = ANY(\(selection)) AND state = 'dead' RETURNING id
+                UPDATE outbox SET state = \(unescaped: OutboxState.pending.sql), attempts = 0, strikes = 0, due_at = \(t), updated_at = \(t)
+                WHERE id = ANY(\(selection)) AND state = \(unescaped: OutboxState.dead.sql) RETURNING id
                 """, logger: logger
             ).decode(Int64.self) {
                 count += 1
@@ -162,7 +156,9 @@ extension PostgresDeliveryStore {
                 locked = l
             }
             guard locked else { return }
-            try await db.query("DELETE FROM outbox WHERE state = 'sent' AND updated_at < \(cutoff)", logger: logger)
+            try await db.query(
+                "DELETE FROM outbox WHERE state = \(unescaped: OutboxState.sent.sql) AND updated_at < \(cutoff)",
+                logger: logger)
             try await db.query("DELETE FROM dedupe WHERE created_at < \(cutoff)", logger: logger)
             try await db.query(
                 """
@@ -172,7 +168,7 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 DELETE FROM aggregates a WHERE EXTRACT(EPOCH FROM a.hour::timestamptz) < \(aggregateCutoff)
-                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.agg_key = a.key AND o.state != 'sent')
+                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.agg_key = a.key AND o.state != \(unescaped: OutboxState.sent.sql))
                 """, logger: logger)
         }
     }

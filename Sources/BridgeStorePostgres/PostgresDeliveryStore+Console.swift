@@ -51,9 +51,9 @@ extension PostgresDeliveryStore {
                 ).decode(
                     (Int64, String, String, Int, String?, String?, Double, String?, String?, String?, String?).self)
             {
-                let text =
-                    kind != "metric"
-                    ? (record ?? "") : "\(metric ?? "?") (\(agg ?? "?")) for the hour \(hour ?? "?") \(dims ?? "{}")"
+                let text = StoredRecordText(
+                    kind: kind, record: record, metric: metric, aggregation: agg, dimensions: dims, hour: hour
+                ).line
                 records.append(
                     DeliveryDetail.Record(
                         id: rid, kind: kind, state: state, attempts: attempts, lastError: error, record: text,
@@ -107,7 +107,8 @@ extension PostgresDeliveryStore {
             var count = 0
             for id in ids {
                 for try await _ in try await db.query(
-                    "DELETE FROM outbox WHERE id = \(id) AND state = 'dead' RETURNING id", logger: logger
+                    "DELETE FROM outbox WHERE id = \(id) AND state = \(unescaped: OutboxState.dead.sql) RETURNING id",
+                    logger: logger
                 ).decode(Int64.self) {
                     count += 1
                 }

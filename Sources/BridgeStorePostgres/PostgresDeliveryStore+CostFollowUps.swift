@@ -16,7 +16,7 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                VALUES ('cost_followup', \(id), \(json), 'pending', \(due), \(now), \(now))
+                VALUES (\(unescaped: OutboxKind.costFollowUp.sql), \(id), \(json), \(unescaped: OutboxState.pending.sql), \(due), \(now), \(now))
                 """, logger: logger)
         }
     }
@@ -42,8 +42,8 @@ extension PostgresDeliveryStore {
                 updated_at = excluded.updated_at
               RETURNING key)
             INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
-            SELECT 'metric', \(id), upserted.key, 'pending', \(now), \(now), \(now) FROM upserted
-            ON CONFLICT (agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
+            SELECT \(unescaped: OutboxKind.metric.sql), \(id), upserted.key, \(unescaped: OutboxState.pending.sql), \(now), \(now), \(now) FROM upserted
+            ON CONFLICT (agg_key) WHERE state = \(unescaped: OutboxState.pending.sql) AND agg_key IS NOT NULL DO NOTHING
             """, logger: logger)
     }
 
@@ -55,9 +55,9 @@ extension PostgresDeliveryStore {
             var owner: Int64?? = nil
             for try await deliveryID in try await db.query(
                 """
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
+                UPDATE outbox SET state = \(unescaped: OutboxState.sent.sql), attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t)
-                WHERE id = \(id) AND kind = 'cost_followup' AND state = 'inflight' AND claimed_by = \(instance)
+                WHERE id = \(id) AND kind = \(unescaped: OutboxKind.costFollowUp.sql) AND state = \(unescaped: OutboxState.inflight.sql) AND claimed_by = \(instance)
                 RETURNING delivery_id
                 """, logger: logger
             ).decode(Int64?.self) {
@@ -68,7 +68,7 @@ extension PostgresDeliveryStore {
                 try await db.query(
                     """
                     INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                    VALUES ('event', \(owner), \(event.storedJSON), 'pending', \(t), \(t), \(t))
+                    VALUES (\(unescaped: OutboxKind.event.sql), \(owner), \(event.storedJSON), \(unescaped: OutboxState.pending.sql), \(t), \(t), \(t))
                     """, logger: logger)
             }
             if let owner {

@@ -117,22 +117,20 @@ extension PostgresDeliveryStore {
         }
         if let key = d.deliveryKey, try await !claimKey(key) { throw DuplicateDelivery(key: key) }
 
-        // Per-item keys (a rule's dedupe_key): outputs of items seen before are left out.
-        var events = d.events
-        var metrics = d.metrics
-        let allItemKeys = Set(events.compactMap(\.dedupeKey) + metrics.compactMap(\.dedupeKey)).sorted()
+        // Per-item keys (a rule's dedupe_key): outputs of items seen before are left out (`ItemSelection`).
         var fresh = Set<String>()
         var firstSeen: String?
-        for key in allItemKeys {
-            if try await claimKey("item:" + key) {
+        for key in ItemDedupe.keys(of: d) {
+            if try await claimKey(ItemDedupe.storedKey(key)) {
                 fresh.insert(key)
             } else {
-                firstSeen = firstSeen ?? "item:" + key
+                firstSeen = firstSeen ?? ItemDedupe.storedKey(key)
             }
         }
-        events.removeAll { $0.dedupeKey.map { !fresh.contains($0) } ?? false }
-        metrics.removeAll { $0.dedupeKey.map { !fresh.contains($0) } ?? false }
-        if events.isEmpty, metrics.isEmpty, let firstSeen { throw DuplicateDelivery(key: firstSeen) }
+        let kept = ItemSelection(d, fresh: fresh)
+        if kept.isDuplicate, let firstSeen { throw DuplicateDelivery(key: firstSeen) }
+        let events = kept.events
+        let metrics = kept.metrics
 
         try await db.query(
             "UPDATE deliveries SET events = \(events.count), metrics = \(metrics.count) WHERE id = \(id)",
@@ -142,12 +140,10 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                VALUES ('event', \(id), \(json), 'pending', \(now), \(now), \(now))
+                VALUES (\(unescaped: OutboxKind.event.sql), \(id), \(json), \(unescaped: OutboxState.pending.sql), \(now), \(now), \(now))
                 """, logger: logger)
         }
-        try await insertFollowUps(
-            d.followUps.filter { f in f.dedupeKey.map { fresh.contains($0) } ?? true },
-            deliveryID: id, now: now, db, logger: logger)
+        try await insertFollowUps(kept.followUps, deliveryID: id, now: now, db, logger: logger)
         let upserts = metrics.map { AggregateUpsert($0, deliveryID: id, time: now) }
         return (.stored(deliveryId: id, events: events.count, metrics: metrics.count), upserts)
     }

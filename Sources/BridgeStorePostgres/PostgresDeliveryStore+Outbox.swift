@@ -30,9 +30,9 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 DELETE FROM outbox WHERE id IN (
-                  SELECT o.id FROM outbox o WHERE o.state = 'inflight' AND o.claimed_until <= \(t)
+                  SELECT o.id FROM outbox o WHERE o.state = \(unescaped: OutboxState.inflight.sql) AND o.claimed_until <= \(t)
                     AND o.agg_key IS NOT NULL AND EXISTS (SELECT 1 FROM outbox n WHERE n.agg_key = o.agg_key
-                      AND n.id > o.id AND n.state IN ('pending', 'inflight'))
+                      AND n.id > o.id AND n.state IN (\(unescaped: OutboxState.pending.sql), \(unescaped: OutboxState.inflight.sql)))
                   FOR UPDATE SKIP LOCKED)
                 """, logger: logger)
             var candidates:
@@ -44,7 +44,7 @@ extension PostgresDeliveryStore {
             for try await (id, kind, key, attempts, strikes, record, delivery) in try await db.query(
                 """
                 SELECT id, kind, agg_key, attempts, strikes, record, delivery_id FROM outbox
-                WHERE (state = 'pending' AND due_at <= \(t)) OR (state = 'inflight' AND claimed_until <= \(t))
+                WHERE (state = \(unescaped: OutboxState.pending.sql) AND due_at <= \(t)) OR (state = \(unescaped: OutboxState.inflight.sql) AND claimed_until <= \(t))
                 ORDER BY due_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """, logger: logger
             ).decode((Int64, String, String?, Int, Int, String?, Int64?).self) {
@@ -52,7 +52,7 @@ extension PostgresDeliveryStore {
             }
             guard !candidates.isEmpty else { return [] }
             let keys = Array(Set(candidates.compactMap(\.key))).sorted()
-            var aggregates: [String: Aggregate] = [:]
+            var aggregates: [String: AggregateRow] = [:]
             var busy = Set<String>()
             if !keys.isEmpty {
                 for try await (key, ref, metric, agg, dims, hour, sum, count, min, max) in try await db.query(
@@ -61,14 +61,14 @@ extension PostgresDeliveryStore {
                     FROM aggregates WHERE key = ANY(\(keys)) ORDER BY key FOR UPDATE SKIP LOCKED
                     """, logger: logger
                 ).decode((String, String, String, String, String, String, Double, Int64, Double, Double).self) {
-                    aggregates[key] = Aggregate(
+                    aggregates[key] = AggregateRow(
                         streamRef: ref, metric: metric, aggregation: agg, dimensions: dims, hour: hour, sum: sum,
                         count: count, min: min, max: max)
                 }
                 let ids = candidates.map(\.id)
                 for try await key in try await db.query(
                     """
-                    SELECT DISTINCT agg_key FROM outbox WHERE agg_key = ANY(\(keys)) AND state = 'inflight'
+                    SELECT DISTINCT agg_key FROM outbox WHERE agg_key = ANY(\(keys)) AND state = \(unescaped: OutboxState.inflight.sql)
                       AND claimed_until > \(t) AND NOT (id = ANY(\(ids)))
                     """, logger: logger
                 ).decode(String.self) {
@@ -80,25 +80,16 @@ extension PostgresDeliveryStore {
             var broken: [Int64] = []
             var taken = Set<String>()
             for c in candidates {
-                if c.kind == "event" {
-                    guard let text = c.record,
-                        let event = try? JSONDecoder().decode(EventRecord.self, from: Data(text.utf8))
+                guard OutboxKind(rawValue: c.kind) == .metric else {
+                    guard
+                        let item = OutboxItem.decode(
+                            id: c.id, kind: c.kind, attempts: c.attempts, strikes: c.strikes, record: c.record,
+                            deliveryID: c.delivery, aggregate: nil)
                     else {
                         broken.append(c.id)
                         continue
                     }
-                    items.append(OutboxItem(id: c.id, attempts: c.attempts, strikes: c.strikes, content: .event(event)))
-                    continue
-                }
-                if c.kind == "cost_followup" {
-                    guard let text = c.record, let followUp = try? StoredCostFollowUp.decode(text) else {
-                        broken.append(c.id)
-                        continue
-                    }
-                    items.append(
-                        OutboxItem(
-                            id: c.id, attempts: c.attempts, strikes: c.strikes,
-                            content: .costFollowUp(followUp, deliveryID: c.delivery)))
+                    items.append(item)
                     continue
                 }
                 guard let key = c.key else {
@@ -110,12 +101,16 @@ extension PostgresDeliveryStore {
                     missing.append(key)
                     continue
                 }
-                guard let content = a.content else {
+                guard
+                    let item = OutboxItem.decode(
+                        id: c.id, kind: c.kind, attempts: c.attempts, strikes: c.strikes, record: c.record,
+                        deliveryID: c.delivery, aggregate: a)
+                else {
                     broken.append(c.id)
                     continue
                 }
                 taken.insert(key)
-                items.append(OutboxItem(id: c.id, attempts: c.attempts, strikes: c.strikes, content: content))
+                items.append(item)
             }
             // A key whose aggregate is locked elsewhere waits; one whose aggregate is gone cannot be sent.
             if !missing.isEmpty {
@@ -132,41 +127,18 @@ extension PostgresDeliveryStore {
             if !items.isEmpty {
                 try await db.query(
                     """
-                    UPDATE outbox SET state = 'inflight', claimed_by = \(instance), claimed_until = \(t + lease),
+                    UPDATE outbox SET state = \(unescaped: OutboxState.inflight.sql), claimed_by = \(instance), claimed_until = \(t + lease),
                       updated_at = \(t) WHERE id = ANY(\(items.map(\.id)))
                     """, logger: logger)
             }
             if !broken.isEmpty {
                 try await db.query(
                     """
-                    UPDATE outbox SET state = 'dead', last_error = 'the stored record cannot be read',
+                    UPDATE outbox SET state = \(unescaped: OutboxState.dead.sql), last_error = \(OutboxItem.unreadable),
                       claimed_by = NULL, claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(broken))
                     """, logger: logger)
             }
             return items
-        }
-    }
-
-    /// One aggregate row as claimed.
-    struct Aggregate {
-        var streamRef, metric, aggregation, dimensions, hour: String
-        var sum: Double
-        var count: Int64
-        var min, max: Double
-
-        var content: OutboxItem.Content? {
-            guard let agg = Aggregation(rawValue: aggregation),
-                let dims = try? JSONDecoder().decode([String: String].self, from: Data(dimensions.utf8))
-            else { return nil }
-            let value: Double =
-                switch agg {
-                case .sum: sum
-                case .average: count > 0 ? sum / Double(count) : 0
-                case .maximum: max
-                case .minimum: min
-                }
-            return .metric(
-                streamRef: streamRef, name: metric, aggregation: agg, dimensions: dims, hour: hour, value: value)
         }
     }
 
@@ -176,7 +148,7 @@ extension PostgresDeliveryStore {
         try await transaction("mark records sent") { [logger] db in
             try await db.query(
                 """
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
+                UPDATE outbox SET state = \(unescaped: OutboxState.sent.sql), attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(ids))
                 """, logger: logger)
         }
@@ -204,11 +176,11 @@ extension PostgresDeliveryStore {
             try await db.query(
                 """
                 DELETE FROM outbox WHERE id = ANY(\(ids)) AND agg_key IS NOT NULL AND EXISTS
-                  (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'pending' AND o.id != outbox.id)
+                  (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = \(unescaped: OutboxState.pending.sql) AND o.id != outbox.id)
                 """, logger: logger)
             try await db.query(
                 """
-                UPDATE outbox SET state = 'pending', due_at = \(due), attempts = attempts + \(countAttempt ? 1 : 0),
+                UPDATE outbox SET state = \(unescaped: OutboxState.pending.sql), due_at = \(due), attempts = attempts + \(countAttempt ? 1 : 0),
                   strikes = COALESCE(\(strikes), strikes), last_error = \(Self.text(error)), claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(ids))
                 """, logger: logger)
@@ -221,7 +193,7 @@ extension PostgresDeliveryStore {
         try await transaction("mark records dead") { [logger] db in
             try await db.query(
                 """
-                UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = \(Self.text(reason)), claimed_by = NULL,
+                UPDATE outbox SET state = \(unescaped: OutboxState.dead.sql), attempts = attempts + 1, last_error = \(Self.text(reason)), claimed_by = NULL,
                   claimed_until = NULL, updated_at = \(t) WHERE id = ANY(\(ids))
                 """, logger: logger)
         }
@@ -235,8 +207,8 @@ extension PostgresDeliveryStore {
             var next: Double?
             for try await (pending, lease) in try await client.query(
                 """
-                SELECT (SELECT MIN(due_at) FROM outbox WHERE state = 'pending'),
-                       (SELECT MIN(claimed_until) FROM outbox WHERE state = 'inflight')
+                SELECT (SELECT MIN(due_at) FROM outbox WHERE state = \(unescaped: OutboxState.pending.sql)),
+                       (SELECT MIN(claimed_until) FROM outbox WHERE state = \(unescaped: OutboxState.inflight.sql))
                 """, logger: logger
             ).decode((Double?, Double?).self) {
                 next = [pending, lease].compactMap { $0 }.min()
@@ -248,28 +220,17 @@ extension PostgresDeliveryStore {
     }
 
     public func stats(now: Date) async throws -> OutboxStats {
-        try await perform("count the outbox") { [logger] client in
-            var s = OutboxStats(pending: 0, inflight: 0, sent: 0, dead: 0, oldestPendingAge: 0)
+        let t = now.timeIntervalSince1970
+        return try await perform("count the outbox") { [logger] client in
+            var binds = PostgresBindings()
+            binds.append(t)
+            var rows: [(state: String, count: Int, oldest: Double?)] = []
             for try await (state, n, oldest) in try await client.query(
-                """
-                SELECT CASE WHEN state = 'pending' AND kind = 'cost_followup' AND due_at > \(now.timeIntervalSince1970)
-                            THEN 'scheduled' ELSE state END AS s,
-                       COUNT(*), MIN(CASE WHEN kind = 'cost_followup' THEN due_at ELSE created_at END)
-                FROM outbox GROUP BY s
-                """, logger: logger
+                PostgresQuery(unsafeSQL: OutboxStats.query(now: "$1"), binds: binds), logger: logger
             ).decode((String, Int64, Double?).self) {
-                switch state {
-                case "pending":
-                    s.pending = Int(n)
-                    if let oldest { s.oldestPendingAge = max(0, now.timeIntervalSince1970 - oldest) }
-                case "inflight": s.inflight = Int(n)
-                case "sent": s.sent = Int(n)
-                case "dead": s.dead = Int(n)
-                case "scheduled": s.scheduled = Int(n)
-                default: break
-                }
+                rows.append((state, Int(n), oldest))
             }
-            return s
+            return OutboxStats(rows: rows, now: now)
         }
     }
 }

@@ -46,22 +46,15 @@ extension SQLiteDeliveryStore {
                 SELECT o.id, o.delivery_id, o.kind, o.attempts, o.last_error, o.record, o.updated_at,
                        a.metric, a.aggregation, a.dimensions, a.hour
                 FROM outbox o LEFT JOIN aggregates a ON a.key = o.agg_key
-                WHERE o.state = 'dead' ORDER BY o.id DESC LIMIT ?
+                WHERE o.state = \(OutboxState.dead.sql) ORDER BY o.id DESC LIMIT ?
                 """, [.int(limit)])
             return rows.compactMap { row in
                 guard let id = row[0].integer else { return nil }
                 let kind = row[2].text ?? ""
-                let record: String
-                if kind != "metric" {
-                    record = row[5].text ?? ""
-                } else {
-                    let fields: [String: JSONValue] = [
-                        "metric": .string(row[7].text ?? ""), "aggregation": .string(row[8].text ?? ""),
-                        "hour": .string(row[10].text ?? ""),
-                        "dimensions": (try? JSONValue.parse(Array((row[9].text ?? "{}").utf8))) ?? .object([:]),
-                    ]
-                    record = JSONValue.object(fields).json
-                }
+                let record = StoredRecordText(
+                    kind: kind, record: row[5].text, metric: row[7].text, aggregation: row[8].text,
+                    dimensions: row[9].text, hour: row[10].text
+                ).json
                 return DeadLetter(
                     id: id, deliveryId: row[1].integer, kind: kind, attempts: Int(row[3].integer ?? 0),
                     reason: row[4].text ?? "", record: record,
@@ -74,19 +67,20 @@ extension SQLiteDeliveryStore {
         try await transaction { db in
             let t = now.timeIntervalSince1970
             let selection =
-                try ids ?? db.query("SELECT id FROM outbox WHERE state = 'dead'").compactMap { $0[0].integer }
+                try ids
+                ?? db.query("SELECT id FROM outbox WHERE state = \(OutboxState.dead.sql)").compactMap { $0[0].integer }
             var count = 0
             for id in selection {
                 try db.query(
                     """
-                    DELETE FROM outbox WHERE id = ? AND state = 'dead' AND agg_key IS NOT NULL AND EXISTS
-                      (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'pending')
+                    DELETE FROM outbox WHERE id = ? AND state = \(OutboxState.dead.sql) AND agg_key IS NOT NULL AND EXISTS
+                      (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = \(OutboxState.pending.sql))
                     """,
                     [.integer(id)])
                 count += try db.query(
                     """
-                    UPDATE outbox SET state = 'pending', attempts = 0, strikes = 0, due_at = ?, updated_at = ?
-                    WHERE id = ? AND state = 'dead' RETURNING id
+                    UPDATE outbox SET state = \(OutboxState.pending.sql), attempts = 0, strikes = 0, due_at = ?, updated_at = ?
+                    WHERE id = ? AND state = \(OutboxState.dead.sql) RETURNING id
                     """,
                     [.real(t), .real(t), .integer(id)]
                 ).count
@@ -126,7 +120,7 @@ extension SQLiteDeliveryStore {
         let cutoff = now.timeIntervalSince1970 - age
         let aggregateCutoff = now.timeIntervalSince1970 - max(age, aggregateRetention)
         try await transaction { db in
-            try db.query("DELETE FROM outbox WHERE state = 'sent' AND updated_at < ?", [.real(cutoff)])
+            try db.query("DELETE FROM outbox WHERE state = \(OutboxState.sent.sql) AND updated_at < ?", [.real(cutoff)])
             try db.query("DELETE FROM dedupe WHERE created_at < ?", [.real(cutoff)])
             try db.query(
                 """
@@ -137,7 +131,7 @@ extension SQLiteDeliveryStore {
             try db.query(
                 """
                 DELETE FROM aggregates WHERE CAST(strftime('%s', hour) AS REAL) < ?
-                  AND key NOT IN (SELECT agg_key FROM outbox WHERE agg_key IS NOT NULL AND state != 'sent')
+                  AND key NOT IN (SELECT agg_key FROM outbox WHERE agg_key IS NOT NULL AND state != \(OutboxState.sent.sql))
                 """,
                 [.real(aggregateCutoff)])
         }

@@ -57,14 +57,10 @@ extension SQLiteDeliveryStore {
             ).compactMap { r -> DeliveryDetail.Record? in
                 guard let rid = r[0].integer else { return nil }
                 let kind = r[1].text ?? ""
-                let text: String
-                if kind != "metric" {
-                    text = r[5].text ?? ""
-                } else {
-                    text =
-                        "\(r[7].text ?? "?") (\(r[8].text ?? "?")) for the hour \(r[10].text ?? "?") "
-                        + "\(r[9].text ?? "{}")"
-                }
+                let text = StoredRecordText(
+                    kind: kind, record: r[5].text, metric: r[7].text, aggregation: r[8].text, dimensions: r[9].text,
+                    hour: r[10].text
+                ).line
                 return DeliveryDetail.Record(
                     id: rid, kind: kind, state: r[2].text ?? "", attempts: Int(r[3].integer ?? 0), lastError: r[4].text,
                     record: text, updatedAt: Date(timeIntervalSince1970: r[6].real ?? 0))
@@ -124,7 +120,7 @@ extension SQLiteDeliveryStore {
             var count = 0
             for id in ids {
                 count += try db.query(
-                    "DELETE FROM outbox WHERE id = ? AND state = 'dead' RETURNING id", [.integer(id)]
+                    "DELETE FROM outbox WHERE id = ? AND state = \(OutboxState.dead.sql) RETURNING id", [.integer(id)]
                 ).count
             }
             return count

@@ -10,7 +10,7 @@ extension SQLiteDeliveryStore {
             let t = now.timeIntervalSince1970
             guard
                 let row = try db.first(
-                    "SELECT delivery_id FROM outbox WHERE id = ? AND kind = 'cost_followup' AND state = 'inflight'",
+                    "SELECT delivery_id FROM outbox WHERE id = ? AND kind = \(OutboxKind.costFollowUp.sql) AND state = \(OutboxState.inflight.sql)",
                     [.integer(id)])
             else { return false }
             let deliveryID = row.first?.integer
@@ -19,7 +19,7 @@ extension SQLiteDeliveryStore {
                 try db.query(
                     """
                     INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                    VALUES ('event', ?, ?, 'pending', ?, ?, ?)
+                    VALUES (\(OutboxKind.event.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
                     """, [owner, .text(event.storedJSON), .real(t), .real(t), .real(t)])
             }
             if let metric = completion.metric, let deliveryID {
@@ -39,7 +39,7 @@ extension SQLiteDeliveryStore {
             }
             try db.query(
                 """
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, claimed_until = NULL,
+                UPDATE outbox SET state = \(OutboxState.sent.sql), attempts = attempts + 1, last_error = NULL, claimed_until = NULL,
                   updated_at = ? WHERE id = ?
                 """, [.real(t), .integer(id)])
             return true

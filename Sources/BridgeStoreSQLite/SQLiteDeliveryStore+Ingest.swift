@@ -22,25 +22,23 @@ extension SQLiteDeliveryStore {
         {
             return .duplicate(originalDeliveryId: existing)
         }
-        // Per-item keys (a rule's dedupe_key): outputs of items seen before are left out.
-        var events = d.events
-        var metrics = d.metrics
+        // Per-item keys (a rule's dedupe_key): outputs of items seen before are left out (`ItemSelection`).
+        var fresh = Set<String>()
         var firstSeen: Int64?
-        var itemKeys = Set(events.compactMap(\.dedupeKey) + metrics.compactMap(\.dedupeKey))
-        if !itemKeys.isEmpty {
-            for key in itemKeys {
-                if let existing = try db.first(
-                    "SELECT delivery_id FROM dedupe WHERE source = ? AND key = ?", [source, .text("item:" + key)])?
-                    .first?.integer
-                {
-                    itemKeys.remove(key)
-                    firstSeen = firstSeen ?? existing
-                }
+        for key in ItemDedupe.keys(of: d) {
+            if let existing = try db.first(
+                "SELECT delivery_id FROM dedupe WHERE source = ? AND key = ?",
+                [source, .text(ItemDedupe.storedKey(key))]
+            )?.first?.integer {
+                firstSeen = firstSeen ?? existing
+            } else {
+                fresh.insert(key)
             }
-            events.removeAll { $0.dedupeKey.map { !itemKeys.contains($0) } ?? false }
-            metrics.removeAll { $0.dedupeKey.map { !itemKeys.contains($0) } ?? false }
-            if events.isEmpty, metrics.isEmpty, let firstSeen { return .duplicate(originalDeliveryId: firstSeen) }
         }
+        let kept = ItemSelection(d, fresh: fresh)
+        if kept.isDuplicate, let firstSeen { return .duplicate(originalDeliveryId: firstSeen) }
+        let events = kept.events
+        let metrics = kept.metrics
         let explanation = d.explanation.storedJSON
         guard
             let id = try db.first(
@@ -63,25 +61,25 @@ extension SQLiteDeliveryStore {
         if let key = d.deliveryKey {
             try db.query(insertKey, [source, .text(key), .integer(id), .real(now)])
         }
-        for key in itemKeys {
-            try db.query(insertKey, [source, .text("item:" + key), .integer(id), .real(now)])
+        for key in fresh.sorted() {
+            try db.query(insertKey, [source, .text(ItemDedupe.storedKey(key)), .integer(id), .real(now)])
         }
         for event in events {
             let json = event.storedJSON
             try db.query(
                 """
                 INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                VALUES ('event', ?, ?, 'pending', ?, ?, ?)
+                VALUES (\(OutboxKind.event.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
                 """,
                 [.integer(id), .text(json), .real(now), .real(now), .real(now)])
         }
         for m in metrics { try SQLiteDeliveryStore.insertObservation(m, deliveryID: id, now: now, db) }
-        for f in d.followUps where f.dedupeKey.map({ itemKeys.contains($0) }) ?? true {
+        for f in kept.followUps {
             let stored = StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint))
             try db.query(
                 """
                 INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                VALUES ('cost_followup', ?, ?, 'pending', ?, ?, ?)
+                VALUES (\(OutboxKind.costFollowUp.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
                 """,
                 [.integer(id), .text(stored.json), .real(f.due.timeIntervalSince1970), .real(now), .real(now)])
         }
@@ -110,8 +108,8 @@ extension SQLiteDeliveryStore {
         try db.query(
             """
             INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
-            VALUES ('metric', ?, ?, 'pending', ?, ?, ?)
-            ON CONFLICT(agg_key) WHERE state = 'pending' AND agg_key IS NOT NULL DO NOTHING
+            VALUES (\(OutboxKind.metric.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
+            ON CONFLICT(agg_key) WHERE state = \(OutboxState.pending.sql) AND agg_key IS NOT NULL DO NOTHING
             """,
             [.integer(id), .text(key), .real(now), .real(now), .real(now)])
     }

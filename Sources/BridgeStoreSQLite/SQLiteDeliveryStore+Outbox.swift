@@ -11,11 +11,11 @@ extension SQLiteDeliveryStore {
             // expired one redundant; the others are due again.
             try db.query(
                 """
-                DELETE FROM outbox WHERE state = 'inflight' AND claimed_until <= ? AND agg_key IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'pending')
+                DELETE FROM outbox WHERE state = \(OutboxState.inflight.sql) AND claimed_until <= ? AND agg_key IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = \(OutboxState.pending.sql))
                 """, [.real(t)])
             try db.query(
-                "UPDATE outbox SET state = 'pending', claimed_until = NULL WHERE state = 'inflight' AND "
+                "UPDATE outbox SET state = \(OutboxState.pending.sql), claimed_until = NULL WHERE state = \(OutboxState.inflight.sql) AND "
                     + "claimed_until <= ?",
                 [.real(t)])
             // One sender per aggregate key: a key still in flight is not claimed again until that send ends.
@@ -24,9 +24,9 @@ extension SQLiteDeliveryStore {
                 SELECT o.id, o.kind, o.attempts, o.strikes, o.record, a.stream_ref, a.metric, a.aggregation,
                        a.dimensions, a.hour, a.sum, a.count, a.min, a.max, o.delivery_id
                 FROM outbox o LEFT JOIN aggregates a ON a.key = o.agg_key
-                WHERE o.state = 'pending' AND o.due_at <= ?
+                WHERE o.state = \(OutboxState.pending.sql) AND o.due_at <= ?
                   AND (o.agg_key IS NULL OR NOT EXISTS
-                       (SELECT 1 FROM outbox f WHERE f.agg_key = o.agg_key AND f.state = 'inflight'))
+                       (SELECT 1 FROM outbox f WHERE f.agg_key = o.agg_key AND f.state = \(OutboxState.inflight.sql)))
                 ORDER BY o.due_at, o.id LIMIT ?
                 """,
                 [.real(t), .int(limit)])
@@ -41,58 +41,36 @@ extension SQLiteDeliveryStore {
             }
             for item in items {
                 try db.query(
-                    "UPDATE outbox SET state = 'inflight', claimed_until = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE outbox SET state = \(OutboxState.inflight.sql), claimed_until = ?, updated_at = ? WHERE id = ?",
                     [.real(t + lease), .real(t), .integer(item.id)])
             }
             for id in broken {
                 try db.query(
                     """
-                    UPDATE outbox SET state = 'dead', last_error = 'the stored record cannot be read', updated_at = ?
+                    UPDATE outbox SET state = \(OutboxState.dead.sql), last_error = ?, updated_at = ?
                     WHERE id = ?
-                    """, [.real(t), .integer(id)])
+                    """, [.text(OutboxItem.unreadable), .real(t), .integer(id)])
             }
             return items
         }
     }
 
-    /// Decodes one claimed row; nil when it cannot be read (it is then dead-lettered).
+    /// Decodes one claimed row (the shared rule, `OutboxItem.decode`); nil when it cannot be read (it is then
+    /// dead-lettered).
     static func outboxItem(_ row: [SQLiteValue]) -> OutboxItem? {
         guard row.count == 15, let id = row[0].integer, let kind = row[1].text else { return nil }
-        let attempts = Int(row[2].integer ?? 0)
-        let strikes = Int(row[3].integer ?? 0)
-        if kind == "event" {
-            guard let text = row[4].text, let event = EventRecord(storedJSON: text) else { return nil }
-            return OutboxItem(id: id, attempts: attempts, strikes: strikes, content: .event(event))
-        }
-        if kind == "cost_followup" {
-            guard let text = row[4].text, let followUp = try? StoredCostFollowUp.decode(text) else { return nil }
-            return OutboxItem(
-                id: id, attempts: attempts, strikes: strikes,
-                content: .costFollowUp(followUp, deliveryID: row[14].integer))
-        }
-        guard let ref = row[5].text, let name = row[6].text,
-            let agg = row[7].text.flatMap(Aggregation.init(rawValue:)),
-            let dimsText = row[8].text,
-            case .object(let fields)? = try? JSONValue.parse(Array(dimsText.utf8)),
+        var aggregate: AggregateRow?
+        if let ref = row[5].text, let name = row[6].text, let agg = row[7].text, let dims = row[8].text,
             let hour = row[9].text, let sum = row[10].real, let count = row[11].integer, let min = row[12].real,
             let max = row[13].real
-        else { return nil }
-        var dims: [String: String] = [:]
-        for (key, value) in fields {
-            guard case .string(let s) = value else { return nil }
-            dims[key] = s
+        {
+            aggregate = AggregateRow(
+                streamRef: ref, metric: name, aggregation: agg, dimensions: dims, hour: hour, sum: sum, count: count,
+                min: min, max: max)
         }
-        let value: Double =
-            switch agg {
-            case .sum: sum
-            case .average: count > 0 ? sum / Double(count) : 0
-            case .maximum: max
-            case .minimum: min
-            }
-        return OutboxItem(
-            id: id, attempts: attempts, strikes: strikes,
-            content: .metric(
-                streamRef: ref, name: name, aggregation: agg, dimensions: dims, hour: hour, value: value))
+        return OutboxItem.decode(
+            id: id, kind: kind, attempts: Int(row[2].integer ?? 0), strikes: Int(row[3].integer ?? 0),
+            record: row[4].text, deliveryID: row[14].integer, aggregate: aggregate)
     }
 
     public func markSent(_ ids: [Int64], now: Date) async throws {
@@ -101,7 +79,7 @@ extension SQLiteDeliveryStore {
             for id in ids {
                 try db.query(
                     """
-                    UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL, claimed_until = NULL,
+                    UPDATE outbox SET state = \(OutboxState.sent.sql), attempts = attempts + 1, last_error = NULL, claimed_until = NULL,
                       updated_at = ? WHERE id = ?
                     """,
                     [.real(now.timeIntervalSince1970), .integer(id)])
@@ -119,16 +97,17 @@ extension SQLiteDeliveryStore {
                 try db.query(
                     """
                     DELETE FROM outbox WHERE id = ? AND agg_key IS NOT NULL AND EXISTS
-                      (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = 'pending' AND o.id != outbox.id)
+                      (SELECT 1 FROM outbox o WHERE o.agg_key = outbox.agg_key AND o.state = \(OutboxState.pending.sql) AND o.id != outbox.id)
                     """,
                     [.integer(id)])
                 try db.query(
                     """
-                    UPDATE outbox SET state = 'pending', due_at = ?, attempts = attempts + ?, strikes = COALESCE(?, strikes),
+                    UPDATE outbox SET state = \(OutboxState.pending.sql), due_at = ?, attempts = attempts + ?, strikes = COALESCE(?, strikes),
                       last_error = ?, claimed_until = NULL, updated_at = ? WHERE id = ?
                     """,
                     [
-                        .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0), strikes.map { .int($0) } ?? .null,
+                        .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0),
+                        strikes.map { .int($0) } ?? .null,
                         .text(error), .real(now.timeIntervalSince1970), .integer(id),
                     ])
             }
@@ -141,7 +120,7 @@ extension SQLiteDeliveryStore {
             for id in ids {
                 try db.query(
                     """
-                    UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?, claimed_until = NULL,
+                    UPDATE outbox SET state = \(OutboxState.dead.sql), attempts = attempts + 1, last_error = ?, claimed_until = NULL,
                       updated_at = ? WHERE id = ?
                     """,
                     [.text(reason), .real(now.timeIntervalSince1970), .integer(id)])
@@ -151,8 +130,10 @@ extension SQLiteDeliveryStore {
 
     public func nextDue() async throws -> Date? {
         try await perform { db in
-            let pending = try db.first("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'")?.first?.real
-            let lease = try db.first("SELECT MIN(claimed_until) FROM outbox WHERE state = 'inflight'")?.first?.real
+            let pending = try db.first("SELECT MIN(due_at) FROM outbox WHERE state = \(OutboxState.pending.sql)")?
+                .first?.real
+            let lease = try db.first("SELECT MIN(claimed_until) FROM outbox WHERE state = \(OutboxState.inflight.sql)")?
+                .first?.real
             let next = [pending, lease].compactMap { $0 }.min()
             return next.map { Date(timeIntervalSince1970: $0) }
         }
@@ -160,33 +141,11 @@ extension SQLiteDeliveryStore {
 
     public func stats(now: Date) async throws -> OutboxStats {
         try await perform { db in
-            let rows = try db.query(SQLiteDeliveryStore.statsQuery, [.real(now.timeIntervalSince1970)])
-            var s = OutboxStats(pending: 0, inflight: 0, sent: 0, dead: 0, oldestPendingAge: 0)
-            for row in rows {
-                let n = Int(row[1].integer ?? 0)
-                switch row[0].text {
-                case "pending":
-                    s.pending = n
-                    if let oldest = row[2].real { s.oldestPendingAge = max(0, now.timeIntervalSince1970 - oldest) }
-                case "inflight": s.inflight = n
-                case "sent": s.sent = n
-                case "dead": s.dead = n
-                case "scheduled": s.scheduled = n
-                default: break
-                }
-            }
-            return s
+            let rows = try db.query(OutboxStats.query(now: "?"), [.real(now.timeIntervalSince1970)])
+            return OutboxStats(
+                rows: rows.compactMap { row in
+                    row[0].text.map { (state: $0, count: Int(row[1].integer ?? 0), oldest: row[2].real) }
+                }, now: now)
         }
     }
-}
-
-extension SQLiteDeliveryStore {
-    /// Counts by state; cost follow-ups not due yet count as `scheduled`, and a due follow-up's age counts from its
-    /// due time (it was not waiting before). Shared with the PostgreSQL store (`?` is the time now).
-    static let statsQuery = """
-        SELECT CASE WHEN state = 'pending' AND kind = 'cost_followup' AND due_at > ? THEN 'scheduled'
-                    ELSE state END AS s,
-               COUNT(*), MIN(CASE WHEN kind = 'cost_followup' THEN due_at ELSE created_at END)
-        FROM outbox GROUP BY s
-        """
 }

@@ -86,7 +86,8 @@ public enum TestPostgres {
             return dir
         }
         let versions = (try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-        for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) where hasBoth("/usr/lib/postgresql/\(v)/bin") {
+        for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) where hasBoth("/usr/lib/postgresql/\(v)/bin")
+        {
             return "/usr/lib/postgresql/\(v)/bin"
         }
         return nil

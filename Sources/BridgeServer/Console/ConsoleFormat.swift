@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// How the console writes times, durations, record states and bodies.
@@ -19,12 +20,12 @@ enum ConsoleFormat {
     }
 
     static func state(_ state: String, dryRun: Bool) -> String {
-        switch state {
-        case "sent": dryRun ? "done (dry run: logged, not sent)" : "sent: Cloudthread accepted it"
-        case "pending": "pending"
-        case "inflight": "in flight"
-        case "dead": "dead-lettered"
-        default: state
+        switch OutboxState(rawValue: state) {
+        case .sent?: dryRun ? "done (dry run: logged, not sent)" : "sent: Cloudthread accepted it"
+        case .pending?: "pending"
+        case .inflight?: "in flight"
+        case .dead?: "dead-lettered"
+        case nil: state
         }
     }
 
