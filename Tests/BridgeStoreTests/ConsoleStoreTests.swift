@@ -5,6 +5,7 @@ import Logging
 import Testing
 
 @testable import BridgeCore
+@testable import BridgeStorePostgres
 @testable import BridgeStoreSQLite
 
 /// The console's store queries and schema 2 (each delivery's request).
@@ -55,9 +56,12 @@ struct ConsoleStoreTests {
         task.cancel()
         try await task.value
     }
+}
 
-    @Test func pagesFiltersActivityAndDiscarding() async throws {
-        try await withTemporaryStore { store, _ in
+@Suite("Store: console pages (SQLite and PostgreSQL)")
+struct ConsolePageTests {
+    @Test(arguments: StoreKind.available) func pagesFiltersActivityAndDiscarding(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
             let now = Date()
             for i in 0..<10 {
                 var d = delivery(events: i % 2)

@@ -1,0 +1,108 @@
+import BridgeStore
+import BridgeStoreTestKit
+import Foundation
+import Logging
+import Testing
+
+@testable import BridgeCloudthread
+@testable import BridgeCore
+@testable import BridgeStorePostgres
+@testable import BridgeStoreSQLite
+
+@Suite("SQLite store")
+struct StoreTests {
+    @Test func concurrentWebhooksShareCommits() async throws {
+        try await withTemporaryStore { store, _ in
+            try await withThrowingTaskGroup(of: RecordResult.self) { group in
+                for i in 0..<200 { group.addTask { try await store.record(delivery(key: "k\(i)", events: 1)) } }
+                var stored = 0
+                for try await r in group { if case .stored = r { stored += 1 } }
+                #expect(stored == 200)
+            }
+            let stats = store.groupCommitStats
+            #expect(stats.records == 200)
+            // 200 concurrent records in fewer commits than records: group commit at work.
+            #expect(stats.commits < 200)
+            #expect(stats.largest > 1)
+            #expect(try await store.stats(now: Date()).pending == 200)
+        }
+    }
+
+}
+
+/// Opens a store on a database that outlives it: each `open()` is a restart (the caller closes each store).
+func withReopenableStore(
+    _ kind: StoreKind, _ body: (@Sendable () async throws -> any DeliveryStore) async throws -> Void
+) async throws {
+    switch kind {
+    case .sqlite:
+        let dir = NSTemporaryDirectory() + "ctb-store-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await body {
+            try await SQLiteDeliveryStore.open(path: dir + "/bridge.sqlite", logger: Logger(label: "test"))
+        }
+    case .postgres:
+        let url = try #require(postgresTestURL())
+        let open: @Sendable () async throws -> any DeliveryStore = {
+            try await PostgresDeliveryStore.open(url: url, logger: Logger(label: "test"))
+        }
+        do {
+            try await body(open)
+        } catch {
+            let last = try await PostgresDeliveryStore.open(url: url, logger: Logger(label: "test"))
+            await dropSchema(last)
+            await last.close()
+            throw error
+        }
+        let last = try await PostgresDeliveryStore.open(url: url, logger: Logger(label: "test"))
+        await dropSchema(last)
+        await last.close()
+    }
+}
+
+@Suite("Store restarts and dead letters (SQLite and PostgreSQL)")
+struct StoreRestartTests {
+    @Test(arguments: StoreKind.available) func dedupeKeysAndRestart(_ kind: StoreKind) async throws {
+        try await withReopenableStore(kind) { open in
+            for round in 0..<2 {
+                let store = try await open()
+                let result = try await store.record(delivery(key: "same", events: 1))
+                if round == 0 {
+                    #expect(result == .stored(deliveryId: 1, events: 1, metrics: 0))
+                    // Claimed but never answered: in flight when the process stops.
+                    #expect(
+                        try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60).count == 1)
+                } else {
+                    #expect(result == .duplicate(originalDeliveryId: 1))
+                    // The record in flight at the stop is due again: at once on SQLite (one process per file
+                    // releases its claims at start-up), when its lease ends on PostgreSQL (other replicas may
+                    // still hold theirs).
+                    let after: TimeInterval = kind == .sqlite ? 1 : 61
+                    #expect(
+                        try await store.claimDue(now: Date().addingTimeInterval(after), limit: 10, lease: 60).count == 1
+                    )
+                }
+                await store.close()
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func aDeadLetterIsCountedAndReplayed(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.record(delivery(events: 2))
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            try await store.markDead([items[0].id], reason: "rejected by Cloudthread (400): bad", now: Date())
+            try await store.markSent([items[1].id], now: Date())
+            let dead = try await store.deadLetters(limit: 10)
+            #expect(dead.map(\.reason) == ["rejected by Cloudthread (400): bad"])
+            #expect(
+                try await store.stats(now: Date())
+                    == OutboxStats(pending: 0, inflight: 0, sent: 1, dead: 1, oldestPendingAge: 0))
+            #expect(try await store.replayDeadLetters(nil, now: Date()) == 1)
+            #expect(
+                try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60).map(\.id) == [
+                    items[0].id
+                ])
+        }
+    }
+}
