@@ -23,7 +23,7 @@ def deps(t):
 
 short = {n: n.replace("Bridge", "", 1) if n.startswith("Bridge") else n for n in targets}
 doc = open("docs/architecture.md", encoding="utf-8").read()
-rows = re.findall(r"^\| `([\w-]+)` \| `Sources/[\w-]+/` \| [^|]* \| ([^|]*) \|", doc, re.M)
+rows = re.findall(r"^\| `([\w-]+)` \| `(?:Sources|Tests)/[\w-]+/` \| [^|]* \| ([^|]*) \|", doc, re.M)
 problems = []
 order = [name for name, _ in rows]
 for name in targets:
