@@ -13,7 +13,7 @@ import Testing
 @Suite(
     "PostgreSQL: replicas of the real binary", .serialized,
     .enabled(
-        if: TestPostgres.isAvailable, "no PostgreSQL for the tests: the multi-process PostgreSQL tests are SKIPPED"))
+        if: TestPostgres.isAvailable, "no PostgreSQL for the tests (the note at the start of the output says why)"))
 struct PostgresReplicaTests {
     static let secret = "replica-secret"
     static let env = ProcessInfo.processInfo.environment
@@ -127,7 +127,7 @@ struct PostgresReplicaTests {
     @Test(
         .enabled(
             if: PostgresCluster.isAvailable,
-            "no PostgreSQL cluster the tests may restart: the kill-and-restart load test is SKIPPED"),
+            "no PostgreSQL cluster the tests may restart (the note at the start of the output says why)"),
         .timeLimit(.minutes(3)))
     func underLoadWithAKillAndADatabaseRestartEveryAcknowledgedWebhookCountsOnce() async throws {
         let cluster = try #require(PostgresCluster.fromEnvironment)
@@ -224,7 +224,7 @@ struct PostgresReplicaTests {
     @Test(
         .enabled(
             if: PostgresCluster.isAvailable,
-            "no PostgreSQL cluster the tests may restart: the connection-loss test is SKIPPED"),
+            "no PostgreSQL cluster the tests may restart (the note at the start of the output says why)"),
         .timeLimit(.minutes(2)))
     func whilePostgresIsDownWebhooksAre503AndTheBridgeRecoversByItself() async throws {
         let cluster = try #require(PostgresCluster.fromEnvironment)

@@ -9,7 +9,7 @@ import Testing
 @Suite(
     "PostgreSQL: a cost follow-up runs on one replica",
     .enabled(
-        if: TestPostgres.isAvailable, "no PostgreSQL for the tests: the follow-up replica test is SKIPPED"))
+        if: TestPostgres.isAvailable, "no PostgreSQL for the tests (the note at the start of the output says why)"))
 struct PostgresCostFollowUpTests {
     static func followUp(at deployAt: Date, dedupeKey: String? = nil) throws -> CostFollowUp {
         var f = try CostFollowUp(

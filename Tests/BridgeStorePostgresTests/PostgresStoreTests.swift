@@ -39,7 +39,7 @@ func withReplicas(_ n: Int, _ body: ([PostgresDeliveryStore]) async throws -> Vo
 @Suite(
     "PostgreSQL store with several replicas",
     .enabled(
-        if: TestPostgres.isAvailable, "no PostgreSQL for the tests: the replica tests are SKIPPED"))
+        if: TestPostgres.isAvailable, "no PostgreSQL for the tests (the note at the start of the output says why)"))
 struct PostgresStoreTests {
     @Test func theSameDeliveryIdSentToTwoReplicasAtOnceIsStoredOnce() async throws {
         try await withReplicas(2) { stores in

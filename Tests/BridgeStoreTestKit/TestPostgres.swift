@@ -27,7 +27,12 @@ public enum TestPostgres {
         let setup = findOrStart()
         if let reason = setup.skipReason {
             FileHandle.standardError.write(Data("note: the PostgreSQL tests are SKIPPED: \(reason)\n".utf8))
-        } else if setup.cluster != nil, ProcessInfo.processInfo.environment["BRIDGE_TEST_DATABASE_URL"] == nil {
+        } else if setup.cluster == nil {
+            FileHandle.standardError.write(
+                Data(
+                    ("note: BRIDGE_TEST_DATABASE_URL is set without BRIDGE_TEST_PG_BIN and BRIDGE_TEST_PG_DATA: the "
+                        + "tests that stop and restart PostgreSQL are SKIPPED\n").utf8))
+        } else if ProcessInfo.processInfo.environment["BRIDGE_TEST_DATABASE_URL"] == nil {
             FileHandle.standardError.write(
                 Data("note: the PostgreSQL tests run on a throwaway cluster on 127.0.0.1:\(port(setup))\n".utf8))
         }
