@@ -9,7 +9,7 @@ import Hummingbird
 
 /// The admin API under `/admin`, behind `Authorization: Bearer <BRIDGE_ADMIN_TOKEN>` (compared in constant time).
 struct AdminController {
-    let store: any DeliveryStore
+    let store: any AdminStore
     let rules: RuleSet
     let token: Secret
     let dryRunClient: DryRunCloudthreadClient?

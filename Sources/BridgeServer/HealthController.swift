@@ -9,7 +9,7 @@ import Hummingbird
 
 /// `GET /healthz`, `GET /readyz`, `GET /metrics`.
 struct HealthController {
-    let store: any DeliveryStore
+    let store: any HealthStore
     let forwarder: Forwarder
     let rules: RuleSet
     let metrics: BridgeMetrics

@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// Prunes old records hourly; while the store cannot write (a full disk, an I/O error), probes it every few
 /// seconds so readiness and the ingress recover by themselves when it can write again.
 struct Maintenance: Service {
-    let store: any DeliveryStore
+    let store: any HealthStore & RetentionStore
     let retention: TimeInterval
     let logger: Logger
     var pruneInterval: TimeInterval = 3600

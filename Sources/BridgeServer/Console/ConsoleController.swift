@@ -18,7 +18,7 @@ struct ConsoleController {
     static let cookieName = "bridge_console"
     static let pageSize = 50
 
-    let store: any DeliveryStore
+    let store: any AdminStore & ConsoleStore
     let rules: RuleSet
     let token: Secret
     let forwarder: Forwarder
@@ -31,7 +31,7 @@ struct ConsoleController {
     let startedAt: Date
 
     init(
-        store: any DeliveryStore, rules: RuleSet, token: Secret, forwarder: Forwarder, refusals: RefusalLog,
+        store: any AdminStore & ConsoleStore, rules: RuleSet, token: Secret, forwarder: Forwarder, refusals: RefusalLog,
         duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init()
     ) throws {
         self.store = store
