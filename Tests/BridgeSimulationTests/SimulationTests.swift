@@ -10,7 +10,7 @@ import Testing
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// Seeds that found bugs; they run first, every time.
-    static let regressions: [UInt64] = []
+    static let regressions: [UInt64] = [31, 39, 43, 1_000_002, 1_000_012]
 
     static func describe(_ s: Schedule, _ r: Simulation.Report, store: String) -> String {
         "Simulation seed \(s.seed) on the \(store) store broke \(r.violations.count) invariant(s):\n  "
