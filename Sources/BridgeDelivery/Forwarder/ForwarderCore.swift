@@ -17,11 +17,11 @@ public struct ForwarderCore: Sendable {
     public let dryRun: Bool
 
     /// Per endpoint: holds after retryable failures, and the counters the poison rule reads.
-    public private(set) var endpoints: [ForwarderEndpoint: EndpointHealth] = [:]
+    public internal(set) var endpoints: [ForwarderEndpoint: EndpointHealth] = [:]
     /// Set while the API key is refused (401/403): nothing is sent before `until`, then the key is asked again.
     public private(set) var pause: Pause?
     /// Why forwarding is paused or failing; never contains the API key.
-    public private(set) var lastError: String?
+    public internal(set) var lastError: String?
 
     public struct Pause: Sendable, Equatable {
         public var status: Int
@@ -41,6 +41,9 @@ public struct ForwarderCore: Sendable {
     var pendingOrder: [Int64] = []
     /// The stream tokens configured when the round began (a cost follow-up's data point needs its token).
     var tokens: StreamTokens?
+    /// Endpoints whose last answer in this round was a lone, previously failed record's failure that did not hold
+    /// the endpoint (`retryable`): the next failure there holds it.
+    var unheldFailure: Set<ForwarderEndpoint> = []
 
     /// At most this many records keep poison evidence; past it the evidence is forgotten (conservative).
     static let markLimit = 100_000
@@ -135,6 +138,7 @@ public struct ForwarderCore: Sendable {
         queue = []
         pending = [:]
         pendingOrder = []
+        unheldFailure = []
         self.tokens = tokens
         var effects: [ForwarderEffect] = []
         var events: [(OutboxItem, EventsRequest.Item)] = []
@@ -209,12 +213,14 @@ public struct ForwarderCore: Sendable {
         return effects
     }
 
-    /// Batches of records that have not failed before, then each record that has, alone.
+    /// Batches of records that have not failed before, then each record that has, alone, those that failed least
+    /// first (a record that keeps failing goes last, so it cannot keep the others from being tried).
     private mutating func plan<T>(_ list: [(OutboxItem, T)], make: ([(OutboxItem, T)]) -> ForwarderRequest) {
         let after = configuration.isolateAfterAttempts
         let isolate = { (item: OutboxItem) in item.attempts >= after || item.strikes > 0 }
         let together = list.filter { !isolate($0.0) }
-        let alone = list.filter { isolate($0.0) }
+        let alone = list.filter { isolate($0.0) }.enumerated()
+            .sorted { ($0.element.0.attempts, $0.offset) < ($1.element.0.attempts, $1.offset) }.map(\.element)
         for chunk in together.chunked(max(1, configuration.batchSize)) { queue.append(make(chunk)) }
         for one in alone { queue.append(make([one])) }
     }
@@ -241,7 +247,8 @@ public struct ForwarderCore: Sendable {
         for id in pendingOrder {
             guard let item = pending[id] else { continue }
             var due = floor
-            if let pause { due = max(due, pause.until)
+            if let pause {
+                due = max(due, pause.until)
             } else {
                 due = max(due, health(Self.endpoint(of: item)).holdUntil)
                 if case .event(let event) = item.content, case .name? = event.team, !dryRun {

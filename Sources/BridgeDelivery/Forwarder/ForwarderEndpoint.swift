@@ -44,6 +44,8 @@ struct FailureMark: Sendable, Equatable {
     var endpoint: ForwarderEndpoint
     var accepted: Int
     var failed: Int
+    /// The record's strikes so far (memory only).
+    var strikes: Int
     /// Requests the endpoint accepted between this record's failures, over its current run of strikes.
     var acceptedDuringStrikes: Int
 }
