@@ -2,7 +2,8 @@
 # Sourced by .ci/run (`source scripts/ci-postgres.sh`): installs PostgreSQL 15 from Debian, starts a throwaway cluster
 # as the user postgres on 127.0.0.1:55432 in a temporary directory, creates a database and exports
 # BRIDGE_TEST_DATABASE_URL (and BRIDGE_TEST_PG_BIN, BRIDGE_TEST_PG_DATA for the tests that stop and restart the
-# server: Tests/BridgeServerTests/Fakes/PostgresCluster.swift).
+# server). The tests use that cluster when the variable is set, and otherwise start one of their own from the
+# installed initdb and pg_ctl (Tests/BridgeStoreTestKit/TestPostgres.swift).
 # The cluster is stopped when the sourcing shell exits.
 set -euo pipefail
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
