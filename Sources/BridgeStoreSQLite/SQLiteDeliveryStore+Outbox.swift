@@ -107,8 +107,7 @@ extension SQLiteDeliveryStore {
                     """,
                     [
                         .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0),
-                        strikes.map { .int($0) } ?? .null,
-                        .text(error), .real(now.timeIntervalSince1970), .integer(id),
+                        strikes.map { .int($0) } ?? .null, .text(error), .real(now.timeIntervalSince1970), .integer(id),
                     ])
             }
         }
