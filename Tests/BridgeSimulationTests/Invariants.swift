@@ -29,6 +29,21 @@ extension Simulation {
 
         for row in rows {
             expect(row.state != "inflight", "row \(row.id) is still claimed after the drain")
+            if row.kind == .followUp {
+                expect(
+                    row.state == "sent",
+                    "cost follow-up f\(-(row.event ?? 0)) ended \(row.state): \(row.lastError ?? "")")
+                let runs = ledger.completions[row.id] ?? 0
+                expect(runs == 1, "cost follow-up f\(-(row.event ?? 0)) ran \(runs) times")
+                continue
+            }
+            if row.kind == .event, let id = row.event, id < 0 {
+                // The event a cost follow-up found: a healthy record like any other.
+                expect(
+                    row.state == "sent",
+                    "the event of cost follow-up f\(-id) ended \(row.state): \(row.lastError ?? "")")
+                continue
+            }
             if row.kind == .event {
                 guard let id = row.event, let e = events[id] else {
                     expect(false, "row \(row.id) holds an event the schedule never made")

@@ -52,7 +52,7 @@ final class Ledger: @unchecked Sendable {
             claims[item.id] = Claim(generation: generation, leaseEnd: now.addingTimeInterval(lease))
             switch item.content {
             case .event(let e):
-                if let d = e.description, let n = Int(d.dropFirst()) {
+                if let n = Schedule.eventID(e.description) {
                     eventOfRow[item.id] = n
                     rowOfEvent[n] = item.id
                 }
@@ -122,4 +122,9 @@ final class Ledger: @unchecked Sendable {
     }
 
     func row(ofEvent id: Int) -> Int64? { rowOfEvent[id] }
+
+    /// Cost follow-ups finished (a completion that committed), by row.
+    private(set) var completions: [Int64: Int] = [:]
+
+    func completed(_ id: Int64) { completions[id, default: 0] += 1 }
 }

@@ -6,12 +6,12 @@ import Foundation
 
 /// The rows of an outbox as the invariants read them at the end of a schedule.
 struct OutboxRow {
-    enum Kind { case event, metric }
+    enum Kind { case event, metric, followUp }
     var id: Int64
     var kind: Kind
     var state: String
     var lastError: String?
-    /// The event's id in the schedule.
+    /// The event's id in the schedule (`Schedule.eventID`), or the cost follow-up's.
     var event: Int?
     /// The metric key (`Ledger.metricKey`) and its stored value.
     var key: String?
@@ -20,7 +20,7 @@ struct OutboxRow {
 
 /// What the simulation needs of a store beside the forwarder's side.
 protocol SimulatedOutbox: OutboxStore {
-    func ingest(events: [EventRecord], metrics: [MetricObservation], now: Date) async throws
+    func ingest(events: [EventRecord], metrics: [MetricObservation], followUps: [CostFollowUp], now: Date) async throws
     /// A restart of the process: claims are released, as opening the SQLite store does.
     func releaseClaims() async throws
     func rows() async throws -> [OutboxRow]
@@ -36,6 +36,7 @@ final class ModelOutbox: SimulatedOutbox, @unchecked Sendable {
         let id: Int64
         let event: EventRecord?
         let aggKey: String?
+        var followUp: StoredCostFollowUp?
         var state = "pending"
         var dueAt: Date
         var claimedUntil: Date?
@@ -92,7 +93,14 @@ final class ModelOutbox: SimulatedOutbox, @unchecked Sendable {
         open[id] = nil
     }
 
-    func ingest(events: [EventRecord], metrics: [MetricObservation], now: Date) async throws {
+    func ingest(events: [EventRecord], metrics: [MetricObservation], followUps: [CostFollowUp], now: Date) async throws
+    {
+        for f in followUps {
+            let row = Row(id: nextID, dueAt: f.due)
+            row.followUp = StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint))
+            insert(row)
+            nextID += 1
+        }
         for e in events {
             insert(Row(id: nextID, event: e, dueAt: now))
             nextID += 1
@@ -140,7 +148,12 @@ final class ModelOutbox: SimulatedOutbox, @unchecked Sendable {
         for row in due {
             row.state = "inflight"
             row.claimedUntil = now.addingTimeInterval(lease)
-            if let event = row.event {
+            if let followUp = row.followUp {
+                items.append(
+                    OutboxItem(
+                        id: row.id, attempts: row.attempts, strikes: row.strikes,
+                        content: .costFollowUp(followUp, deliveryID: nil)))
+            } else if let event = row.event {
                 items.append(
                     OutboxItem(id: row.id, attempts: row.attempts, strikes: row.strikes, content: .event(event)))
             } else if let key = row.aggKey, let a = aggregates[key] {
@@ -194,7 +207,12 @@ final class ModelOutbox: SimulatedOutbox, @unchecked Sendable {
     func completeFollowUp(_ id: Int64, _ completion: CostFollowUpCompletion, now: Date) async throws -> Bool {
         guard let row = table[id], row.state == "inflight" else { return false }
         row.state = "sent"
+        row.attempts += 1
+        row.claimedUntil = nil
         open[id] = nil
+        try await ingest(
+            events: completion.event.map { [$0] } ?? [], metrics: completion.metric.map { [$0] } ?? [], followUps: [],
+            now: now)
         return true
     }
 
@@ -216,7 +234,10 @@ final class ModelOutbox: SimulatedOutbox, @unchecked Sendable {
     private func row(_ row: Row) -> OutboxRow {
         let a = row.aggKey.flatMap { aggregates[$0] }
         return OutboxRow(
-            id: row.id, kind: row.event == nil ? .metric : .event, state: row.state, lastError: row.lastError,
-            event: row.event?.description.flatMap { Int($0.dropFirst()) }, key: row.aggKey, value: a?.value)
+            id: row.id, kind: row.followUp != nil ? .followUp : row.event == nil ? .metric : .event, state: row.state,
+            lastError: row.lastError,
+            event: row.followUp.map { Schedule.eventID($0.description) ?? 0 }
+                ?? Schedule.eventID(row.event?.description),
+            key: row.aggKey, value: a?.value)
     }
 }

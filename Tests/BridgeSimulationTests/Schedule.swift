@@ -38,6 +38,17 @@ struct Schedule: CustomStringConvertible {
         var at: TimeInterval
         var events: [Event]
         var metrics: [Metric]
+        /// Cost follow-ups (ids), of deploys ten days before the schedule starts: due at once.
+        var followUps: [Int] = []
+    }
+
+    /// The schedule id of an event by its description: `r12` is event 12, and a cost follow-up's event (its
+    /// description starts with the follow-up's, `f3`) is -3.
+    static func eventID(_ description: String?) -> Int? {
+        guard let d = description, let first = d.first else { return nil }
+        let digits = d.dropFirst().prefix { $0.isNumber }
+        guard let n = Int(digits) else { return nil }
+        return first == "r" ? n : first == "f" ? -n : nil
     }
 
     enum Fault: CaseIterable {
@@ -79,7 +90,7 @@ struct Schedule: CustomStringConvertible {
         let events = arrivals.flatMap(\.events)
         return "seed \(seed): \(events.count) events (\(events.filter(\.bad).count) invalid, "
             + "\(events.filter(\.poison).count) poison), \(arrivals.reduce(0) { $0 + $1.metrics.count }) data points, "
-            + "\(outages.count) outages, \(refusals.count) key refusals, flake \(flake), \(crashes.count) crashes, "
+            + "\(arrivals.reduce(0) { $0 + $1.followUps.count }) cost follow-ups, \(outages.count) outages, \(refusals.count) key refusals, flake \(flake), \(crashes.count) crashes, "
             + "store faults \(storeFaults), batch \(batchSize), \(Int(length)) s"
     }
 
@@ -118,6 +129,10 @@ struct Schedule: CustomStringConvertible {
                     e.team = .name("ghost")
                 }
                 a.events.append(e)
+            }
+            if chance(0.1) {
+                a.followUps.append(nextID)
+                nextID += 1
             }
             for _ in 0..<Int.random(in: 0...2, using: &r) {
                 let stream: Stream = odd && chance(0.1) ? pick([.gone, .retired]) : .live

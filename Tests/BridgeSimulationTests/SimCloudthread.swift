@@ -44,6 +44,21 @@ final class SimCloudthread: @unchecked Sendable {
     var faulty = true
     let teams = [CloudthreadTeam(id: 1, name: "platform")]
 
+    /// When the simulation's cost follow-ups deployed: ten days before the schedules start, so they are due at once.
+    static let deployAt = Simulation.start.addingTimeInterval(-10 * 86400)
+
+    /// A Cost View's daily cost around `deployAt`: 100 a day before the deploy, 130 after.
+    static let costSeries: [UInt8] = {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let days = (-20...9).map { d -> String in
+            let day = deployAt.addingTimeInterval(Double(d) * 86400)
+            return "{\"date\":\"\(formatter.string(from: day))\",\"current_timeframe_cost\":\(d < 0 ? 100 : 130)}"
+        }
+        return Array("{\"data\":[\(days.joined(separator: ","))]}".utf8)
+    }()
+
     init(schedule: Schedule, clock: SimClock, start: Date, ledger: Ledger) {
         self.schedule = schedule
         self.clock = clock
@@ -52,10 +67,13 @@ final class SimCloudthread: @unchecked Sendable {
         self.random = SeededRandom(seed: schedule.seed ^ 0x5EED)
     }
 
+    static let fingerprints = Dictionary(
+        uniqueKeysWithValues: Schedule.Stream.allCases.map { ($0.token.string, StreamTokenRef.fingerprint($0.token)) })
+
     static func key(_ point: IngestRequest.Point, token: String) -> String {
         Ledger.metricKey(
             name: point.metricName, dimensions: point.customDimensions ?? [:], hour: point.timestamp,
-            stream: StreamTokenRef.fingerprint(Secret(token)))
+            stream: fingerprints[token] ?? StreamTokenRef.fingerprint(Secret(token)))
     }
 
     /// The fault, if any, that the schedule puts on a request to `endpoint` now.
@@ -177,7 +195,7 @@ final class ProcessClient: CloudthreadClient, @unchecked Sendable {
     }
 
     func postEvents(_ request: EventsRequest) async -> CloudthreadOutcome {
-        let events = request.data.map { (Int($0.payload.description?.dropFirst() ?? "") ?? -1, $0.teamID) }
+        let events = request.data.map { (Schedule.eventID($0.payload.description) ?? 0, $0.teamID) }
         return await call(.events, events: events)
     }
 
@@ -194,6 +212,7 @@ final class ProcessClient: CloudthreadClient, @unchecked Sendable {
     }
 
     func get(path: String, query: [(String, String)]) async -> (outcome: CloudthreadOutcome, body: [UInt8]) {
-        (await call(.costMetric), [])
+        let outcome = await call(.costMetric)
+        return (outcome, outcome == .accepted ? SimCloudthread.costSeries : [])
     }
 }

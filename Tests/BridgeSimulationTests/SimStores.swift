@@ -14,11 +14,12 @@ final class SQLiteOutbox: SimulatedOutbox, @unchecked Sendable {
         store = try await SQLiteDeliveryStore.open(path: path, logger: Logger(label: "simulation"))
     }
 
-    func ingest(events: [EventRecord], metrics: [MetricObservation], now: Date) async throws {
+    func ingest(events: [EventRecord], metrics: [MetricObservation], followUps: [CostFollowUp], now: Date) async throws
+    {
         _ = try await store.record(
             NewDelivery(
                 source: "simulation", deliveryKey: nil, receivedAt: now, status: .accepted, events: events,
-                metrics: metrics, explanation: Explanation(source: "simulation")))
+                metrics: metrics, followUps: followUps, explanation: Explanation(source: "simulation")))
     }
 
     func releaseClaims() async throws {
@@ -38,11 +39,13 @@ final class SQLiteOutbox: SimulatedOutbox, @unchecked Sendable {
                 FROM outbox o LEFT JOIN aggregates a ON a.key = o.agg_key \(filter) ORDER BY o.id
                 """
             ).map { r in
-                var row = OutboxRow(
-                    id: r[0].integer ?? 0, kind: r[1].text == "event" ? .event : .metric, state: r[2].text ?? "",
-                    lastError: r[3].text)
-                if row.kind == .event, let text = r[4].text, let e = EventRecord(storedJSON: text) {
-                    row.event = e.description.flatMap { Int($0.dropFirst()) }
+                let kind: OutboxRow.Kind =
+                    r[1].text == "event" ? .event : r[1].text == "cost_followup" ? .followUp : .metric
+                var row = OutboxRow(id: r[0].integer ?? 0, kind: kind, state: r[2].text ?? "", lastError: r[3].text)
+                if kind == .followUp, let text = r[4].text, let f = try? StoredCostFollowUp.decode(text) {
+                    row.event = Schedule.eventID(f.description)
+                } else if kind == .event, let text = r[4].text, let e = EventRecord(storedJSON: text) {
+                    row.event = Schedule.eventID(e.description)
                 } else if let ref = r[5].text, let name = r[6].text, let dimsText = r[7].text, let hour = r[8].text {
                     var dims: [String: String] = [:]
                     if case .object(let fields)? = try? JSONValue.parse(Array(dimsText.utf8)) {
@@ -142,7 +145,10 @@ final class ProcessStore: OutboxStore, @unchecked Sendable {
 
     func completeFollowUp(_ id: Int64, _ completion: CostFollowUpCompletion, now: Date) async throws -> Bool {
         var done = false
-        try await mark([id], as: .sent) { done = try await base.completeFollowUp(id, completion, now: now) }
+        try await mark([id], as: .sent) {
+            done = try await base.completeFollowUp(id, completion, now: now)
+            if done { ledger.completed(id) }
+        }
         return done
     }
 

@@ -19,6 +19,7 @@ struct Simulation {
         var healthyPoisoned = 0
         var duplicates = 0
         var restarts = 0
+        var followUps = 0
         /// Simulated seconds from the end of the faults until everything was settled.
         var drain: TimeInterval = 0
     }
@@ -56,6 +57,7 @@ struct Simulation {
         var crashed = false
         var crashedGenerations = Set<Int>()
         var truth: [String: Double] = [:]
+        var expectedFollowUps = 0
 
         func process() -> (Forwarder, ProcessStore, ProcessClient) {
             generation += 1
@@ -113,8 +115,15 @@ struct Simulation {
                         stream: StreamTokenRef.fingerprint(m.streamToken))
                     truth[key, default: 0] += m.value
                 }
+                let followUps = a.followUps.compactMap { id in
+                    try? CostFollowUp(
+                        spec: CostImpactSpec(source: .costView("42"), beforeDays: 3, afterDays: 3),
+                        deployAt: SimCloudthread.deployAt, description: "f\(id) deployed", url: nil, team: nil,
+                        dimensions: ["service": "api"], streamToken: Schedule.Stream.live.token, rule: "simulation")
+                }
+                expectedFollowUps += followUps.count
                 do {
-                    try await base.ingest(events: events, metrics: metrics, now: now)
+                    try await base.ingest(events: events, metrics: metrics, followUps: followUps, now: now)
                 } catch {
                     report.violations.append("the store refused a delivery: \(error)")
                 }
@@ -153,6 +162,11 @@ struct Simulation {
         }
         report.requests = server.log.count
         await check(s, base, server, ledger, truth, crashedGenerations, configuration, &report)
+        report.followUps = ledger.completions.count
+        report.checks += 1
+        if ledger.completions.count != expectedFollowUps {
+            report.violations.append("\(expectedFollowUps) cost follow-ups, \(ledger.completions.count) completed")
+        }
         return report
     }
 

@@ -19,33 +19,51 @@ import Testing
     }
 
     /// Runs the schedules of `seeds` on fresh model stores, spread over the machine's cores; returns the totals.
-    static func runModel(seeds: [UInt64]) async -> (checks: Int, requests: Int, failures: [String]) {
+    struct Totals {
+        var checks = 0
+        var requests = 0
+        var followUps = 0
+        var restarts = 0
+        var deadLetters = 0
+        var failures: [String] = []
+    }
+
+    static func runModel(seeds: [UInt64]) async -> Totals {
         let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
-        return await withTaskGroup(of: (Int, Int, [String]).self) { group in
+        return await withTaskGroup(of: (Int, Int, Int, Int, Int, [String]).self) { group in
             for w in 0..<workers {
                 let mine = stride(from: w, to: seeds.count, by: workers).map { seeds[$0] }
                 group.addTask {
                     var checks = 0
                     var requests = 0
+                    var followUps = 0
+                    var restarts = 0
+                    var dead = 0
                     var failures: [String] = []
                     for seed in mine {
                         let s = Schedule.make(seed: seed)
                         let r = await Simulation.run(s, store: ModelOutbox())
                         checks += r.checks
                         requests += r.requests
+                        followUps += r.followUps
+                        restarts += r.restarts
+                        dead += r.deadLetters
                         if !r.violations.isEmpty {
                             failures.append(describe(s, r, store: "model"))
                             if failures.count >= 3 { break }
                         }
                     }
-                    return (checks, requests, failures)
+                    return (checks, requests, followUps, restarts, dead, failures)
                 }
             }
-            var total = (checks: 0, requests: 0, failures: [String]())
-            for await (c, r, f) in group {
+            var total = Totals()
+            for await (c, r, f, restarts, dead, failures) in group {
                 total.checks += c
                 total.requests += r
-                total.failures += f
+                total.followUps += f
+                total.restarts += restarts
+                total.deadLetters += dead
+                total.failures += failures
             }
             return total
         }
@@ -61,11 +79,12 @@ import Testing
             seeds = Self.regressions + (0..<UInt64(count)).map { first &+ $0 }
         }
         let started = Date()
-        let (checks, requests, failures) = await Self.runModel(seeds: seeds)
+        let t = await Self.runModel(seeds: seeds)
         print(
-            "Simulation: \(seeds.count) schedules on the model store, \(checks) invariant checks, \(requests) "
-                + "requests, \(String(format: "%.1f", Date().timeIntervalSince(started))) s.")
-        for f in failures { Issue.record(Comment(rawValue: f)) }
+            "Simulation: \(seeds.count) schedules on the model store, \(t.checks) invariant checks, \(t.requests) "
+                + "requests to Cloudthread, \(t.restarts) crashes, \(t.followUps) cost follow-ups, \(t.deadLetters) "
+                + "dead letters (all allowed), \(String(format: "%.1f", Date().timeIntervalSince(started))) s.")
+        for f in t.failures { Issue.record(Comment(rawValue: f)) }
     }
 
     @Test func schedulesOnTheSQLiteStore() async throws {

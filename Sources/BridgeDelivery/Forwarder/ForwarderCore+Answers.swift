@@ -57,7 +57,7 @@ extension ForwarderCore {
         let endpoint = request.endpoint
         let ids = request.ids
         if request.items.count == 1, let item = request.items.first, let mark = marks[item.id],
-            mark.endpoint == endpoint
+            mark.endpoint == endpoint, mark.alone
         {
             var h = health(endpoint)
             let acceptedSince = h.accepted - mark.accepted
@@ -73,7 +73,7 @@ extension ForwarderCore {
                 let acceptedTotal = mark.acceptedDuringStrikes + acceptedSince
                 remember(
                     FailureMark(
-                        endpoint: endpoint, accepted: h.accepted, failed: h.failed, strikes: strikes,
+                        endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: true, strikes: strikes,
                         acceptedDuringStrikes: acceptedTotal),
                     for: item.id)
                 if strikes >= configuration.poisonStrikes {
@@ -112,7 +112,8 @@ extension ForwarderCore {
             lastError = "\(endpoint.request) failed: \(reason)"
             remember(
                 FailureMark(
-                    endpoint: endpoint, accepted: h.accepted, failed: h.failed, strikes: 0, acceptedDuringStrikes: 0),
+                    endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: true, strikes: 0,
+                    acceptedDuringStrikes: 0),
                 for: item.id)
             let delay = configuration.retry.delay(attempt: item.attempts, retryAfter: retryAfter, using: &random)
             return [
@@ -127,7 +128,8 @@ extension ForwarderCore {
         for item in request.items {
             remember(
                 FailureMark(
-                    endpoint: endpoint, accepted: h.accepted, failed: h.failed, strikes: 0, acceptedDuringStrikes: 0),
+                    endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: request.items.count == 1,
+                    strikes: 0, acceptedDuringStrikes: 0),
                 for: item.id)
         }
         return [

@@ -56,6 +56,8 @@ public struct ForwarderCore: Sendable {
 
     public var isPaused: Bool { pause != nil }
 
+    static let sending: [ForwarderEndpoint] = [.events, .streamsIngest, .costMetric, .unitMetric]
+
     public func health(_ endpoint: ForwarderEndpoint) -> EndpointHealth { endpoints[endpoint] ?? EndpointHealth() }
 
     func isHeld(_ endpoint: ForwarderEndpoint, now: Date) -> Bool { health(endpoint).holdUntil > now }
@@ -74,8 +76,9 @@ public struct ForwarderCore: Sendable {
     /// What to do now.
     public func next(now: Date) -> Next {
         if let pause { return pause.until <= now ? .probe : .wait(until: pause.until) }
-        let sending: [ForwarderEndpoint] = [.events, .streamsIngest, .costMetric, .unitMetric]
-        let free = sending.map { health($0).holdUntil }.min() ?? .distantPast
+        // The earliest time any endpoint records go to is free (GET /teams only delays events with team names).
+        var free = Date.distantFuture
+        for endpoint in Self.sending { free = min(free, health(endpoint).holdUntil) }
         return free > now ? .wait(until: free) : .claim
     }
 
@@ -141,7 +144,8 @@ public struct ForwarderCore: Sendable {
         unheldFailure = []
         self.tokens = tokens
         var effects: [ForwarderEffect] = []
-        var events: [(OutboxItem, EventsRequest.Item)] = []
+        var events: [OutboxItem] = []
+        var eventItems: [Int64: EventsRequest.Item] = [:]
         var metricGroups: [String: (Secret, Aggregation, [OutboxItem])] = [:]
         var groupOrder: [String] = []
         var reads: [ForwarderRequest] = []
@@ -171,13 +175,10 @@ public struct ForwarderCore: Sendable {
                         continue  // waits for the teams endpoint: returned by `finish`
                     }
                 }
-                events.append(
-                    (
-                        item,
-                        EventsRequest.Item(
-                            timestamp: event.timestamp, teamID: teamID,
-                            payload: .init(type: event.type, description: event.description, eventURL: event.url))
-                    ))
+                events.append(item)
+                eventItems[item.id] = EventsRequest.Item(
+                    timestamp: event.timestamp, teamID: teamID,
+                    payload: .init(type: event.type, description: event.description, eventURL: event.url))
             case .metric(let ref, _, let agg, _, _, _):
                 guard let token = tokens.token(for: ref) else {
                     effects.append(
@@ -204,10 +205,10 @@ public struct ForwarderCore: Sendable {
                 }
             }
         }
-        plan(events) { .events($0) }
+        plan(events) { list in .events(list.map { ($0, eventItems[$0.id]!) }) }
         for key in groupOrder {
             let (token, agg, list) = metricGroups[key]!
-            plan(list.map { ($0, ()) }) { .metrics(token: token, aggregation: agg, $0.map(\.0)) }
+            plan(list) { .metrics(token: token, aggregation: agg, $0) }
         }
         queue += reads
         return effects
@@ -215,12 +216,14 @@ public struct ForwarderCore: Sendable {
 
     /// Batches of records that have not failed before, then each record that has, alone, those that failed least
     /// first (a record that keeps failing goes last, so it cannot keep the others from being tried).
-    private mutating func plan<T>(_ list: [(OutboxItem, T)], make: ([(OutboxItem, T)]) -> ForwarderRequest) {
+    private mutating func plan(_ list: [OutboxItem], make: ([OutboxItem]) -> ForwarderRequest) {
         let after = configuration.isolateAfterAttempts
         let isolate = { (item: OutboxItem) in item.attempts >= after || item.strikes > 0 }
-        let together = list.filter { !isolate($0.0) }
-        let alone = list.filter { isolate($0.0) }.enumerated()
-            .sorted { ($0.element.0.attempts, $0.offset) < ($1.element.0.attempts, $1.offset) }.map(\.element)
+        let together = list.filter { !isolate($0) }
+        var alone = list.filter { isolate($0) }
+        // A stable sort by attempts: the order of claiming among equals.
+        alone = alone.enumerated().sorted { ($0.element.attempts, $0.offset) < ($1.element.attempts, $1.offset) }
+            .map { $0.element }
         for chunk in together.chunked(max(1, configuration.batchSize)) { queue.append(make(chunk)) }
         for one in alone { queue.append(make([one])) }
     }
