@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import Foundation
 import Logging
 
@@ -14,7 +15,7 @@ extension Forwarder {
         switch effect {
         case .sent(let ids, let kind):
             await mark("record a successful send") { try await store.markSent(ids, now: now) }
-            metrics.recordsSent(kind: kind, count: ids.count)
+            metrics.recordsSent(kind: kind.rawValue, count: ids.count)
         case .retry(let ids, let dueAt, let reason, let countAttempt, let strikes):
             await mark("schedule a retry") {
                 try await store.markRetry(
@@ -24,7 +25,7 @@ extension Forwarder {
             logger.error(
                 "A record was moved to dead letters.", metadata: ["outbox.ids": "\(ids)", "reason": "\(reason)"])
             await mark("move a record to dead letters") { try await store.markDead(ids, reason: reason, now: now) }
-            metrics.deadLetters(kind: kind, count: ids.count)
+            metrics.deadLetters(kind: kind.rawValue, count: ids.count)
         case .complete(let id, let completion):
             var finished = false
             await mark("finish a cost follow-up") {
@@ -33,7 +34,7 @@ extension Forwarder {
             if finished {
                 logger.info(
                     "A cost follow-up is done.", metadata: ["outbox.id": "\(id)", "cost_impact": "\(completion.note)"])
-                metrics.recordsSent(kind: "cost_followup", count: 1)
+                metrics.recordsSent(kind: OutboxKind.costFollowUp.rawValue, count: 1)
                 if completion.event != nil || completion.metric != nil { notify() }
             } else {
                 logger.notice(

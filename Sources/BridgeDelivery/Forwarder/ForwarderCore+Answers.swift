@@ -1,5 +1,6 @@
 import BridgeCloudthread
 import BridgeCore
+import BridgeStore
 import Foundation
 
 /// How each answer of Cloudthread is classified (docs/operations.md, "How the forwarder decides"):
@@ -36,7 +37,7 @@ extension ForwarderCore {
             let what: String
             if case .invalid = outcome {
                 what = "rejected by Cloudthread (400)"
-            } else if request.kind == "event" {
+            } else if request.kind == .event {
                 what = "not found by Cloudthread (404)"
             } else {
                 what = "data stream not found by Cloudthread (404)"

@@ -28,7 +28,7 @@ extension ForwarderCore {
             _ = try CostWindows(deployAt: f.deployAt, spec: f.spec)
             return nil
         } catch {
-            return .dead(ids: [item.id], kind: "cost_followup", reason: "\(label): \(error)")
+            return .dead(ids: [item.id], kind: .costFollowUp, reason: "\(label): \(error)")
         }
     }
 
@@ -49,7 +49,7 @@ extension ForwarderCore {
                 // A 200 that is not a cost series: retried a few times (it may be transient), then a dead letter.
                 let reason = "\(label): Cloudthread's answer is not a usable cost series: \(error)"
                 if item.attempts + 1 >= configuration.poisonStrikes {
-                    return [decide(.dead(ids: [item.id], kind: "cost_followup", reason: reason))] + resume()
+                    return [decide(.dead(ids: [item.id], kind: .costFollowUp, reason: reason))] + resume()
                 }
                 let delay = configuration.retry.delay(attempt: item.attempts, retryAfter: nil, using: &random)
                 return [
@@ -64,7 +64,7 @@ extension ForwarderCore {
             return [
                 decide(
                     .dead(
-                        ids: [item.id], kind: "cost_followup",
+                        ids: [item.id], kind: .costFollowUp,
                         reason: "\(label): \(source.noun) '\(source.id)' not found by Cloudthread (404): \(message)"
                     ))
             ]
@@ -72,7 +72,7 @@ extension ForwarderCore {
             return [
                 decide(
                     .dead(
-                        ids: [item.id], kind: "cost_followup",
+                        ids: [item.id], kind: .costFollowUp,
                         reason: "\(label): Cloudthread rejected the query (400): \(message)"))
             ]
         case .unauthorized(let status):

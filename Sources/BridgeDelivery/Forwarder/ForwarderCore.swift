@@ -168,7 +168,7 @@ public struct ForwarderCore: Sendable {
                         effects.append(
                             decide(
                                 .dead(
-                                    ids: [item.id], kind: "event",
+                                    ids: [item.id], kind: .event,
                                     reason: "unknown Cloudthread team '\(name)'\(list)")))
                         continue
                     case .unavailable?, nil:
@@ -184,7 +184,7 @@ public struct ForwarderCore: Sendable {
                     effects.append(
                         decide(
                             .dead(
-                                ids: [item.id], kind: "metric",
+                                ids: [item.id], kind: .metric,
                                 reason:
                                     "the data stream token of this record (fingerprint \(ref)) is no longer configured"
                             )))

@@ -23,11 +23,11 @@ public enum ForwarderRequest: Sendable {
     public var ids: [Int64] { items.map { $0.id } }
 
     /// The outbox kind of its records, for metrics and dead letters.
-    public var kind: String {
+    public var kind: OutboxKind {
         switch self {
-        case .events: "event"
-        case .metrics: "metric"
-        case .costRead: "cost_followup"
+        case .events: .event
+        case .metrics: .metric
+        case .costRead: .costFollowUp
         }
     }
 
@@ -64,11 +64,11 @@ public enum ForwarderRequest: Sendable {
 /// What the core decided; the shell carries each out in order (store writes, logs, metrics).
 public enum ForwarderEffect: Sendable {
     /// Cloudthread accepted these records.
-    case sent(ids: [Int64], kind: String)
+    case sent(ids: [Int64], kind: OutboxKind)
     /// Due again at `dueAt`. `countAttempt` counts a failed attempt; `strikes` sets the poison strikes (nil keeps).
     case retry(ids: [Int64], dueAt: Date, reason: String, countAttempt: Bool, strikes: Int?)
     /// Never sent: moved to dead letters with the reason.
-    case dead(ids: [Int64], kind: String, reason: String)
+    case dead(ids: [Int64], kind: OutboxKind, reason: String)
     /// A cost follow-up ran: store what it found and mark it done, in one transaction.
     case complete(id: Int64, CostFollowUpCompletion)
     /// The API key was refused: everything waits `interval` seconds, nothing is dropped.
