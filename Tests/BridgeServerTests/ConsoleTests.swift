@@ -107,7 +107,9 @@ struct ConsoleTests {
         for header in ["Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "Cache-Control"] {
             #expect(!login.headers[header].isEmpty, "\(header)")
         }
-        #expect(login.headers["Content-Security-Policy"].first == "default-src 'self'")
+        #expect(
+            login.headers["Content-Security-Policy"].first
+                == "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
         #expect(login.headers["X-Frame-Options"].first == "DENY")
         #expect(login.headers["Referrer-Policy"].first == "no-referrer")
         #expect(login.headers["Cache-Control"].first == "no-store")
