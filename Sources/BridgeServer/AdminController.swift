@@ -20,6 +20,28 @@ struct AdminController {
         return Crypto.secretEquals(Array(value.dropFirst(7).utf8), token.bytes)
     }
 
+    /// The `limit` query parameter: `fallback` when absent, else a whole number in 1...1000; anything else is an
+    /// answer (400 with a sentence) instead.
+    static func limit(_ request: Request, fallback: Int) -> Result<Int, LimitError> {
+        guard let text = request.uri.queryParameters.get("limit") else { return .success(fallback) }
+        guard let n = Int(text), (1...1000).contains(n) else {
+            return .failure(LimitError(text: String(text.prefix(40))))
+        }
+        return .success(n)
+    }
+
+    struct LimitError: Error {
+        var text: String
+        var response: Response {
+            WebhookController.json(
+                400,
+                .object([
+                    "error": .string(
+                        "The limit must be a whole number from 1 to 1000; '\(text)' is not.")
+                ]))
+        }
+    }
+
     static func encode<T: Encodable>(_ value: T) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -34,9 +56,13 @@ struct AdminController {
         let unauthorized = WebhookController.json(401, .object(["error": .string("admin token required")]))
         group.get("/deliveries") { request, _ in
             guard authorized(request) else { return unauthorized }
-            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
+            let limit: Int
+            switch Self.limit(request, fallback: 50) {
+            case .success(let n): limit = n
+            case .failure(let error): return error.response
+            }
             let source = request.uri.queryParameters.get("source")
-            return AdminController.encode(try await store.deliveries(limit: min(limit, 1000), source: source))
+            return AdminController.encode(try await store.deliveries(limit: limit, source: source))
         }
         group.get("/deliveries/:id") { request, context in
             guard authorized(request) else { return unauthorized }
@@ -47,8 +73,10 @@ struct AdminController {
         }
         group.get("/dead-letters") { request, _ in
             guard authorized(request) else { return unauthorized }
-            return AdminController.encode(
-                try await store.deadLetters(limit: request.uri.queryParameters.get("limit", as: Int.self) ?? 100))
+            switch Self.limit(request, fallback: 100) {
+            case .success(let limit): return AdminController.encode(try await store.deadLetters(limit: limit))
+            case .failure(let error): return error.response
+            }
         }
         group.post("/dead-letters/replay") { request, _ in
             guard authorized(request) else { return unauthorized }
@@ -72,7 +100,11 @@ struct AdminController {
         }
         group.get("/refusals") { request, _ in
             guard authorized(request) else { return unauthorized }
-            let limit = min(request.uri.queryParameters.get("limit", as: Int.self) ?? 100, refusals.capacity)
+            let limit: Int
+            switch Self.limit(request, fallback: 100) {
+            case .success(let n): limit = min(n, refusals.capacity)
+            case .failure(let error): return error.response
+            }
             return AdminController.encode(
                 refusals.recent(limit: limit, source: request.uri.queryParameters.get("source")))
         }
