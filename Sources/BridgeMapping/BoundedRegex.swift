@@ -49,8 +49,7 @@ public struct BoundedRegex: @unchecked Sendable {
                 return nil
             } catch let error as Refusal {
                 return error.text
-            }
-            catch { return "cannot be read" }
+            } catch { return "cannot be read" }
         }
 
         struct Refusal: Error { var text: String }
@@ -155,8 +154,9 @@ public struct BoundedRegex: @unchecked Sendable {
                     i += 1
                     if peek == "?" {
                         let next = i + 1 < s.count ? s[i + 1] : " "
-                        if next == "=" || next == "!" || next == "<" && i + 2 < s.count
-                            && (s[i + 2] == "=" || s[i + 2] == "!")
+                        if next == "=" || next == "!"
+                            || next == "<" && i + 2 < s.count
+                                && (s[i + 2] == "=" || s[i + 2] == "!")
                         {
                             throw Refusal(text: "uses look-around, which this bridge does not run")
                         }

@@ -12,7 +12,9 @@ struct AdminLimitsTests {
     static let adminToken = String(repeating: "0123456789abcdef", count: 4)
 
     @Test func anAdminLimitOutside1To1000IsAnswered400WithASentence() async throws {
-        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) { $0.adminToken = Secret(Self.adminToken) }
+        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) {
+            $0.adminToken = Secret(Self.adminToken)
+        }
         try await h.start()
         let auth = [("Authorization", "Bearer \(Self.adminToken)")]
         for path in ["/admin/deliveries", "/admin/dead-letters", "/admin/refusals"] {
