@@ -104,6 +104,8 @@ public final class Bridge: Sendable {
         self.reloader = reloader
 
         let router = Router(context: BridgeRequestContext.self)
+        // First, so every route (and the answer to an unknown path) sees the client behind a trusted proxy.
+        router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
         let duplicates = DuplicateCounter()
         WebhookController(
             ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,

@@ -1,5 +1,6 @@
 import BridgeCore
 import BridgeDelivery
+import BridgeVerification
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -45,6 +46,9 @@ public struct BridgeConfiguration: Sendable {
     /// - `BRIDGE_REFUSAL_LIMIT` (int, default 60, 0 = off): refused webhooks per minute from one address before it
     ///   is answered 429 with Retry-After until the minute ends.
     public var refusalLimit: Int = 60
+    /// - `BRIDGE_TRUSTED_PROXIES` (comma-separated CIDRs, default none): proxies whose `X-Forwarded-For` /
+    ///   `Forwarded` headers name the client. From any other peer the headers are ignored.
+    public var trustedProxies = TrustedProxies([])
 
     /// How long hourly aggregates are kept: at least 35 days, so a late observation never restarts a total.
     public var aggregateRetention: TimeInterval { max(35, retentionDays) * 86400 }
@@ -115,6 +119,15 @@ public struct BridgeConfiguration: Sendable {
         }
         if let n = try int("BRIDGE_MAX_CONCURRENT") { c.maxConcurrent = n }
         if let n = try int("BRIDGE_REFUSAL_LIMIT") { c.refusalLimit = n }
+        if let v = value("BRIDGE_TRUSTED_PROXIES") {
+            switch TrustedProxies.parse(v) {
+            case .success(let proxies): c.trustedProxies = proxies
+            case .failure(let error):
+                throw ConfigurationError(
+                    .invalidValue, setting: "BRIDGE_TRUSTED_PROXIES", value: error.entry,
+                    expected: "a comma-separated list of networks such as 10.0.0.0/8, 192.168.1.10 or fd00::/8")
+            }
+        }
         if let n = try int("BRIDGE_IDLE_TIMEOUT") { c.idleTimeout = n }
         if let n = try int("BRIDGE_SHUTDOWN_TIMEOUT") { c.shutdownTimeout = n }
         if let v = value("BRIDGE_WATCH_MAPPINGS") { c.watchMappings = !["0", "false", "no"].contains(v.lowercased()) }

@@ -33,7 +33,7 @@ struct WebhookController {
     func handle(_ request: Request, _ context: BridgeRequestContext, subpath: String) async throws -> Response {
         let started = ContinuousClock.now
         let source = context.parameters.get("source") ?? ""
-        if let refusal = ingestor.precheck(source: source, clientAddress: context.remoteAddress) {
+        if let refusal = ingestor.precheck(source: source, clientAddress: context.clientAddress) {
             return await refuse(request, Self.response(refusal))
         }
         guard concurrency.enter() else {
@@ -71,7 +71,7 @@ struct WebhookController {
         let incoming = IncomingRequest(
             source: source, method: request.method.rawValue, path: request.uri.path,
             query: IncomingRequest.parseQuery(request.uri.query), headers: headers, body: body,
-            clientAddress: context.remoteAddress, receivedAt: Date())
+            clientAddress: context.clientAddress, receivedAt: Date())
         let outcome = await ingestor.ingest(incoming, subpath: subpath)
         if outcome.kind == .duplicate { duplicates.add(source: source) }
         let elapsed = (ContinuousClock.now - started).components
