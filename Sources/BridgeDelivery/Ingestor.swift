@@ -85,7 +85,7 @@ public final class Ingestor: Sendable {
 
     private func refuse(
         _ request: IncomingRequest, source: SourceDefinition, kind: IngestOutcome.Kind, reason: String,
-        detail: String, message: String, logger: Logger
+        detail: String, message: String, countsTowardLimit: Bool, logger: Logger
     ) -> IngestOutcome {
         let (log, suppressed) = refusalLogLines.admit(now: request.receivedAt)
         if suppressed > 0 {
@@ -101,7 +101,9 @@ public final class Ingestor: Sendable {
             .init(
                 at: request.receivedAt, source: source.name, reason: reason, detail: detail,
                 clientAddress: request.clientAddress, status: kind.statusCode))
-        limiter.noteRefusal(request.clientAddress, now: request.receivedAt)
+        // Only a failed verification counts toward the limit: a verified sender's malformed body is its own bug,
+        // and answering its next valid webhook 429 would lose it.
+        if countsTowardLimit { limiter.noteRefusal(request.clientAddress, now: request.receivedAt) }
         return Ingestor.error(kind, message)
     }
 
@@ -135,7 +137,8 @@ public final class Ingestor: Sendable {
             return refuse(
                 request, source: source, kind: forbidden ? .forbidden : .unauthorized, reason: reason.rawValue,
                 detail: error.detail,
-                message: forbidden ? "client address not allowed" : "signature verification failed", logger: logger)
+                message: forbidden ? "client address not allowed" : "signature verification failed",
+                countsTowardLimit: true, logger: logger)
         }
 
         let headerKey = source.dedupe.header.flatMap { request.headers[$0] }.flatMap { $0.isEmpty ? nil : $0 }
@@ -148,7 +151,7 @@ public final class Ingestor: Sendable {
             let text = (error as? MappingError)?.description ?? "the body cannot be mapped"
             return refuse(
                 request, source: source, kind: .badRequest, reason: "malformed_body", detail: text, message: text,
-                logger: logger)
+                countsTowardLimit: false, logger: logger)
         }
         refuseHoursPastRetention(&result, receivedAt: request.receivedAt)
 

@@ -11,9 +11,10 @@ import Synchronization
 ///
 /// Everything a request can be refused for without its body (unknown or disabled source, an address over the
 /// refusal limit, too many requests in progress, a declared length over the limit) is decided before the body is
-/// read. A refused request's body is then read and discarded up to a bound, and the connection is closed after the
-/// answer: a client that writes its whole body before reading (Python's urllib) still gets the answer at once, and
-/// one that sends more than the bound is cut off.
+/// read. A refused request's body is then read and discarded up to a bound: a client that writes its whole body
+/// before reading (Python's urllib) still gets the answer at once. When the whole body was discarded the connection
+/// stays open (a flood answered 429 costs no new connection per request); one that sends more than the bound, or
+/// is over the size limit, is cut off after the answer.
 struct WebhookController {
     let ingestor: Ingestor
     let metrics: BridgeMetrics
@@ -83,18 +84,28 @@ struct WebhookController {
     /// client that writes first, bounded so a refused request cannot make the bridge read without end.
     static func drainLimit(_ maxBodyBytes: Int) -> Int { max(4 * maxBodyBytes, 16 * 1024 * 1024) }
 
-    /// Answers a request refused before its body was read: discards the body (bounded) and closes afterwards.
+    /// Answers a request refused before its body was read: discards the body up to the size limit, and keeps the
+    /// connection open when the body ended within it (else reads on to a bound and closes after the answer).
     private func refuse(_ request: Request, _ response: Response) async -> Response {
         var iterator = request.body.makeAsyncIterator()
+        if await Self.discard(&iterator, upTo: maxBodyBytes) { return response }
         await Self.discard(&iterator, upTo: Self.drainLimit(maxBodyBytes))
         return Self.closing(response)
     }
 
-    private static func discard(_ iterator: inout RequestBody.AsyncIterator, upTo limit: Int) async {
+    /// Reads and drops the body up to `limit` bytes; true when it ended within them.
+    @discardableResult
+    private static func discard(_ iterator: inout RequestBody.AsyncIterator, upTo limit: Int) async -> Bool {
         var seen = 0
-        while seen <= limit, let chunk = try? await iterator.next() {
-            seen += chunk.readableBytes
+        while seen <= limit {
+            do {
+                guard let chunk = try await iterator.next() else { return true }
+                seen += chunk.readableBytes
+            } catch {
+                return false
+            }
         }
+        return false
     }
 
     static func closing(_ response: Response) -> Response {
