@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 
 /// The admin API under `/admin`, behind `Authorization: Bearer <BRIDGE_ADMIN_TOKEN>` (compared in constant time).
+/// An address that presents 10 wrong tokens in 10 minutes is answered 429 with Retry-After (`AdminAttempts`).
 struct AdminController {
     let store: any DeliveryStore
     let rules: RuleSet
@@ -14,10 +15,39 @@ struct AdminController {
     let dryRunClient: DryRunCloudthreadClient?
     let forwarder: Forwarder
     let refusals: RefusalLog
+    let attempts: AdminAttempts
 
     func authorized(_ request: Request) -> Bool {
         guard let value = request.headers[.authorization], value.lowercased().hasPrefix("bearer ") else { return false }
         return Crypto.secretEquals(Array(value.dropFirst(7).utf8), token.bytes)
+    }
+
+    /// Checks the bearer token of every `/admin` route: 429 for an address over the attempt limit (before the token
+    /// is looked at), 401 without the right token (a wrong one counts as an attempt).
+    struct Authorization: RouterMiddleware {
+        typealias Context = BridgeRequestContext
+        let controller: AdminController
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+            async throws -> Response
+        {
+            let address = context.clientAddress
+            if let wait = controller.attempts.retryAfter(address) {
+                var response = WebhookController.json(
+                    429,
+                    .object([
+                        "error": .string(
+                            "Too many wrong admin tokens from this address; try again in \(wait) seconds.")
+                    ]))
+                response.headers[.retryAfter] = String(wait)
+                return response
+            }
+            guard controller.authorized(request) else {
+                if request.headers[.authorization] != nil { controller.attempts.noteFailure(address) }
+                return WebhookController.json(401, .object(["error": .string("admin token required")]))
+            }
+            return try await next(request, context)
+        }
     }
 
     /// The `limit` query parameter: `fallback` when absent, else a whole number in 1...1000; anything else is an
@@ -52,10 +82,8 @@ struct AdminController {
     }
 
     func addRoutes(to router: Router<BridgeRequestContext>) {
-        let group = router.group("/admin")
-        let unauthorized = WebhookController.json(401, .object(["error": .string("admin token required")]))
+        let group = router.group("/admin").add(middleware: Authorization(controller: self))
         group.get("/deliveries") { request, _ in
-            guard authorized(request) else { return unauthorized }
             let limit: Int
             switch Self.limit(request, fallback: 50) {
             case .success(let n): limit = n
@@ -65,31 +93,26 @@ struct AdminController {
             return AdminController.encode(try await store.deliveries(limit: limit, source: source))
         }
         group.get("/deliveries/:id") { request, context in
-            guard authorized(request) else { return unauthorized }
             guard let id = context.parameters.get("id", as: Int64.self), let d = try await store.delivery(id: id) else {
                 return WebhookController.json(404, .object(["error": .string("no such delivery")]))
             }
             return AdminController.encode(d)
         }
         group.get("/dead-letters") { request, _ in
-            guard authorized(request) else { return unauthorized }
             switch Self.limit(request, fallback: 100) {
             case .success(let limit): return AdminController.encode(try await store.deadLetters(limit: limit))
             case .failure(let error): return error.response
             }
         }
         group.post("/dead-letters/replay") { request, _ in
-            guard authorized(request) else { return unauthorized }
             let ids = request.uri.queryParameters.get("id").map { $0.split(separator: ",").compactMap { Int64($0) } }
             let n = try await store.replayDeadLetters(ids, now: Date())
             return WebhookController.json(200, .object(["replayed": .number(Double(n))]))
         }
         group.get("/outbox") { request, _ in
-            guard authorized(request) else { return unauthorized }
             return AdminController.encode(try await store.stats(now: Date()))
         }
         group.get("/sources") { request, _ in
-            guard authorized(request) else { return unauthorized }
             let list = rules.snapshot.sources.values.sorted { $0.name < $1.name }.map { s in
                 [
                     "source": s.name, "file": s.file, "preset": s.preset ?? "",
@@ -99,7 +122,6 @@ struct AdminController {
             return AdminController.encode(list)
         }
         group.get("/refusals") { request, _ in
-            guard authorized(request) else { return unauthorized }
             let limit: Int
             switch Self.limit(request, fallback: 100) {
             case .success(let n): limit = min(n, refusals.capacity)
@@ -109,7 +131,6 @@ struct AdminController {
                 refusals.recent(limit: limit, source: request.uri.queryParameters.get("source")))
         }
         group.get("/forwarder") { request, _ in
-            guard authorized(request) else { return unauthorized }
             let state: [String: String] = [
                 "state": forwarder.isPaused ? "paused" : "running",
                 "last_error": forwarder.lastError ?? "",
@@ -117,7 +138,6 @@ struct AdminController {
             return AdminController.encode(state)
         }
         group.get("/dry-run") { request, _ in
-            guard authorized(request) else { return unauthorized }
             let sent = dryRunClient?.sent.map { ["path": $0.path, "body": $0.body] } ?? []
             return AdminController.encode(sent)
         }

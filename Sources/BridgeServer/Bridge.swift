@@ -31,6 +31,7 @@ public final class Bridge: Sendable {
         configuration: BridgeConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         let metrics = BridgeMetrics()
@@ -115,14 +116,16 @@ public final class Bridge: Sendable {
             store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
         ).addRoutes(to: router)
         if let token = configuration.adminToken {
+            // One count of wrong tokens per client address for the admin API and the console's sign-in.
+            let attempts = AdminAttempts()
             AdminController(
                 store: store, rules: rules, token: token, dryRunClient: dryRunClient, forwarder: forwarder,
-                refusals: ingestor.refusals
+                refusals: ingestor.refusals, attempts: attempts
             ).addRoutes(to: router)
             // The web console (docs/console.md): only with the admin token, which is its sign-in.
             try ConsoleController(
                 store: store, rules: rules, token: token, forwarder: forwarder, refusals: ingestor.refusals,
-                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun
+                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun, attempts: attempts
             ).addRoutes(to: router)
         }
         let app = Application(

@@ -31,7 +31,8 @@ public struct BridgeConfiguration: Sendable {
     public var streamToken: Secret?
     /// - `BRIDGE_MAX_BODY_BYTES` (int, default 5 MiB): larger webhooks are answered 413.
     public var maxBodyBytes: Int = 5 * 1024 * 1024
-    /// - `BRIDGE_ADMIN_TOKEN` (secret, optional): bearer token of the admin API; without it the admin API is off.
+    /// - `BRIDGE_ADMIN_TOKEN` (secret, optional, at least 32 characters): bearer token of the admin API and the
+    ///   console's sign-in; without it both are off.
     public var adminToken: Secret?
     /// - `BRIDGE_BATCH_SIZE` (int, default 100): records per Cloudthread request.
     /// - `BRIDGE_LEASE_SECONDS` (int ≥ 1, default 300): how long a claim holds records; the records of a replica
@@ -62,6 +63,21 @@ public struct BridgeConfiguration: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     public init() {}
+
+    /// The shortest `BRIDGE_ADMIN_TOKEN` accepted.
+    public static let minimumAdminTokenLength = 32
+
+    /// Refuses settings no bridge should run with (`serve` and `Bridge` call it): an admin token short enough to
+    /// guess. The error never repeats the token.
+    public func validate() throws {
+        if let token = adminToken, token.bytes.count < Self.minimumAdminTokenLength {
+            throw ConfigurationError(
+                .outOfRange, setting: "BRIDGE_ADMIN_TOKEN", value: nil,
+                expected:
+                    "at least \(Self.minimumAdminTokenLength) characters long (this one has \(token.bytes.count)); "
+                    + "make one with `openssl rand -hex 32`")
+        }
+    }
 
     /// True without an API key: nothing is sent, what would be sent is logged.
     public var dryRun: Bool { apiKey == nil }

@@ -12,7 +12,7 @@ import Testing
 /// The web console at `/ui/`: sign-in, sessions, CSRF, pages and escaping, over loopback HTTP.
 @Suite("Console", .serialized)
 struct ConsoleTests {
-    static let adminToken = "console-admin-token-1234"
+    static let adminToken = "console-admin-token-1234-0123456789abcdef"
 
     struct Page {
         var status: Int

@@ -26,13 +26,17 @@ struct ConsoleController {
     let reloader: RuleReloader
     let dryRun: Bool
     let sessions: ConsoleSessions
+    /// Failed sign-ins per client address, shared with the admin API's bearer tokens.
+    let attempts: AdminAttempts
     let library: MustacheLibrary
     let startedAt: Date
 
     init(
         store: any DeliveryStore, rules: RuleSet, token: Secret, forwarder: Forwarder, refusals: RefusalLog,
-        duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init()
+        duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init(),
+        attempts: AdminAttempts = .init()
     ) throws {
+        self.attempts = attempts
         self.store = store
         self.rules = rules
         self.token = token
@@ -66,7 +70,7 @@ struct ConsoleController {
             if signedIn(request) != nil { return Self.redirect("/ui/") }
             return page("login", title: "Sign in", signedIn: nil, ["error": false])
         }
-        group.post("/login") { request, _ in try await login(request) }
+        group.post("/login") { request, context in try await login(request, clientAddress: context.clientAddress) }
         group.post("/logout") { request, _ in
             try await action(request) { session, _ in
                 sessions.end(session.id)
@@ -145,10 +149,22 @@ struct ConsoleController {
         return form
     }
 
-    func login(_ request: Request) async throws -> Response {
+    func login(_ request: Request, clientAddress: String?) async throws -> Response {
+        if let wait = attempts.retryAfter(clientAddress) {
+            var response = page(
+                "login", title: "Sign in", signedIn: nil,
+                [
+                    "error":
+                        "Too many wrong tokens from this address: sign-in is refused for \(wait) more seconds."
+                ])
+            response.status = .tooManyRequests
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         let form = try await Self.form(request) ?? [:]
         let presented = form["token"] ?? ""
         guard !presented.isEmpty, Crypto.secretEquals(Array(presented.utf8), token.bytes) else {
+            attempts.noteFailure(clientAddress)
             var response = page(
                 "login", title: "Sign in", signedIn: nil, ["error": "That token is not the admin token."])
             response.status = .unauthorized
