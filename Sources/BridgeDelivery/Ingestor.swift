@@ -172,8 +172,8 @@ public final class Ingestor: Sendable {
             explanation: result.explanation,
             httpStatus: kind.statusCode,
             request: StoredRequest(
-                clientAddress: request.clientAddress, headers: request.headers.fields.map { ($0.name, $0.value) },
-                body: request.body))
+                clientAddress: request.clientAddress,
+                headers: Ingestor.maskingCredentials(request.headers, of: verifier.scheme), body: request.body))
         let stored: RecordResult
         do {
             stored = try await store.record(delivery)
@@ -286,6 +286,15 @@ public final class Ingestor: Sendable {
             kept.append(record)
         }
         result.records = kept
+    }
+
+    /// The request's headers with the values of the headers the source verifies with masked, whatever their names
+    /// (`StoredRequest` masks the ones whose names say they are secret).
+    static func maskingCredentials(_ headers: HeaderBag, of scheme: VerificationScheme) -> [(String, String)] {
+        let credentials = Set(scheme.credentialHeaders.map { $0.lowercased() })
+        return headers.fields.map { field in
+            (field.name, credentials.contains(field.name.lowercased()) ? StoredRequest.mask : field.value)
+        }
     }
 
     static func rejections(_ e: Explanation) -> JSONValue {
