@@ -110,7 +110,8 @@ public final class Bridge: Sendable {
         let duplicates = DuplicateCounter()
         WebhookController(
             ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,
-            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent), duplicates: duplicates
+            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent),
+            bodies: BodiesInProgress(limitPerClient: configuration.maxBodiesPerClient), duplicates: duplicates
         ).addRoutes(to: router)
         HealthController(
             store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
@@ -130,7 +131,12 @@ public final class Bridge: Sendable {
         }
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        RequestDeadlineHandler(timeout: .seconds(Int64(min(configuration.bodyTimeout, 86400))))
+                    ],
+                    idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "cloudthread-bridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

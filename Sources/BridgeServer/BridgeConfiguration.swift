@@ -53,6 +53,12 @@ public struct BridgeConfiguration: Sendable {
 
     /// How long hourly aggregates are kept: at least 35 days, so a late observation never restarts a total.
     public var aggregateRetention: TimeInterval { max(35, retentionDays) * 86400 }
+    /// - `BRIDGE_BODY_TIMEOUT` (seconds ≥ 1, default 30): a request (head and body) not complete this long after
+    ///   its first byte is answered 408 and its connection closed.
+    public var bodyTimeout: Int = 30
+    /// - `BRIDGE_MAX_BODIES_PER_CLIENT` (int, default 32, 0 = no cap): webhooks of one client address whose bodies
+    ///   are arriving at once; above it, 429 with Retry-After. A slow sender cannot keep the others out.
+    public var maxBodiesPerClient: Int = 32
     /// - `BRIDGE_IDLE_TIMEOUT` (seconds, default 60): idle connections are closed after this.
     public var idleTimeout: Int = 60
     /// - `BRIDGE_SHUTDOWN_TIMEOUT` (seconds, default 25): longest graceful shutdown before exiting anyway.
@@ -144,6 +150,14 @@ public struct BridgeConfiguration: Sendable {
                     expected: "a comma-separated list of networks such as 10.0.0.0/8, 192.168.1.10 or fd00::/8")
             }
         }
+        if let n = try int("BRIDGE_BODY_TIMEOUT") {
+            guard n >= 1 else {
+                throw ConfigurationError(
+                    .outOfRange, setting: "BRIDGE_BODY_TIMEOUT", value: "\(n)", expected: "at least 1 second")
+            }
+            c.bodyTimeout = n
+        }
+        if let n = try int("BRIDGE_MAX_BODIES_PER_CLIENT") { c.maxBodiesPerClient = n }
         if let n = try int("BRIDGE_IDLE_TIMEOUT") { c.idleTimeout = n }
         if let n = try int("BRIDGE_SHUTDOWN_TIMEOUT") { c.shutdownTimeout = n }
         if let v = value("BRIDGE_WATCH_MAPPINGS") { c.watchMappings = !["0", "false", "no"].contains(v.lowercased()) }

@@ -15,11 +15,16 @@ import Synchronization
 /// before reading (Python's urllib) still gets the answer at once. When the whole body was discarded the connection
 /// stays open (a flood answered 429 costs no new connection per request); one that sends more than the bound, or
 /// is over the size limit, is cut off after the answer.
+///
+/// While its body arrives a webhook counts only toward its client's bodies in progress (`BodiesInProgress`), and
+/// takes a processing slot (`ConcurrencyLimit`) once its body is whole: senders that trickle their bodies cannot
+/// keep the others' webhooks out, and `RequestDeadlineHandler` ends them after `BRIDGE_BODY_TIMEOUT`.
 struct WebhookController {
     let ingestor: Ingestor
     let metrics: BridgeMetrics
     let maxBodyBytes: Int
     let concurrency: ConcurrencyLimit
+    let bodies: BodiesInProgress
     /// Duplicates per source since start-up (they are not stored), for the console.
     var duplicates = DuplicateCounter()
 
@@ -37,14 +42,19 @@ struct WebhookController {
         if let refusal = ingestor.precheck(source: source, clientAddress: context.clientAddress) {
             return await refuse(request, Self.response(refusal))
         }
-        guard concurrency.enter() else {
-            metrics.webhook(source: source, outcome: IngestOutcome.Kind.overloaded.rawValue)
+        let client = context.clientAddress
+        guard bodies.enter(client) else {
+            metrics.webhook(source: source, outcome: IngestOutcome.Kind.rateLimited.rawValue)
             let outcome = IngestOutcome(
-                .overloaded, body: .object(["error": .string("too many webhooks in progress; retry shortly")]),
-                retryAfter: 1)
+                .rateLimited,
+                body: .object([
+                    "error": .string(
+                        "too many webhooks from this address are still sending their bodies; retry shortly")
+                ]), retryAfter: 1)
             return await refuse(request, Self.response(outcome))
         }
-        defer { concurrency.leave() }
+        var leftBodies = false
+        defer { if !leftBodies { bodies.leave(client) } }
         let tooLarge = IngestOutcome(
             .badRequest, body: .object(["error": .string("body larger than \(maxBodyBytes) bytes")]))
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
@@ -55,18 +65,37 @@ struct WebhookController {
         var body: [UInt8] = []
         var iterator = request.body.makeAsyncIterator()
         var overLimit = false
-        while let chunk = try await iterator.next() {
-            if body.count + chunk.readableBytes > maxBodyBytes {
-                overLimit = true
-                break
+        do {
+            while let chunk = try await iterator.next() {
+                if body.count + chunk.readableBytes > maxBodyBytes {
+                    overLimit = true
+                    break
+                }
+                body.append(contentsOf: chunk.readableBytesView)
             }
-            body.append(contentsOf: chunk.readableBytesView)
+        } catch {
+            // The body did not arrive whole (BRIDGE_BODY_TIMEOUT, or the connection broke): the deadline handler
+            // has answered 408 and closed the connection; this answer is not written.
+            metrics.webhook(source: source, outcome: "timeout")
+            return Self.closing(
+                Self.json(408, .object(["error": .string("the request did not arrive whole in time")])))
         }
         if overLimit {
             metrics.webhook(source: source, outcome: "too_large")
             await Self.discard(&iterator, upTo: Self.drainLimit(maxBodyBytes))
             return Self.closing(Self.response(tooLarge, status: 413))
         }
+        bodies.leave(client)
+        leftBodies = true
+        // The body is whole: now the webhook takes a processing slot.
+        guard concurrency.enter() else {
+            metrics.webhook(source: source, outcome: IngestOutcome.Kind.overloaded.rawValue)
+            return Self.response(
+                IngestOutcome(
+                    .overloaded, body: .object(["error": .string("too many webhooks in progress; retry shortly")]),
+                    retryAfter: 1))
+        }
+        defer { concurrency.leave() }
         var headers = HeaderBag()
         for field in request.headers { headers.add(field.name.rawName, field.value) }
         let incoming = IncomingRequest(
@@ -148,4 +177,39 @@ final class ConcurrencyLimit: Sendable {
     func leave() { current.subtract(1, ordering: .relaxed) }
 
     var inProgress: Int { current.load(ordering: .relaxed) }
+}
+
+/// Webhooks whose bodies are arriving, per client address (`BRIDGE_MAX_BODIES_PER_CLIENT`); 0 means no cap. At
+/// most `maxAddresses` addresses are tracked at once (beyond, a new address waits for one to finish).
+final class BodiesInProgress: Sendable {
+    let limitPerClient: Int
+    let maxAddresses: Int
+    private let counts = Mutex([String: Int]())
+
+    init(limitPerClient: Int, maxAddresses: Int = 100_000) {
+        self.limitPerClient = limitPerClient
+        self.maxAddresses = maxAddresses
+    }
+
+    func enter(_ address: String?) -> Bool {
+        guard limitPerClient > 0 else { return true }
+        let key = address ?? "-"
+        return counts.withLock { counts in
+            let now = counts[key] ?? 0
+            guard now < limitPerClient, now > 0 || counts.count < maxAddresses else { return false }
+            counts[key] = now + 1
+            return true
+        }
+    }
+
+    func leave(_ address: String?) {
+        guard limitPerClient > 0 else { return }
+        let key = address ?? "-"
+        counts.withLock { counts in
+            let now = (counts[key] ?? 1) - 1
+            counts[key] = now > 0 ? now : nil
+        }
+    }
+
+    func inProgress(_ address: String?) -> Int { counts.withLock { $0[address ?? "-"] ?? 0 } }
 }
