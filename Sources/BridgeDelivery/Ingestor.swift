@@ -20,6 +20,9 @@ public final class Ingestor: Sendable {
     /// Observations for hours older than this are refused: their aggregate is no longer kept, so the value sent
     /// would replace Cloudthread's full total with a partial one.
     let aggregateRetention: TimeInterval
+    /// How long dedupe keys are kept (`BRIDGE_RETENTION_DAYS`): an SNS message signed longer ago than this could
+    /// no longer be recognised as a replay, so it is refused.
+    let dedupeWindow: TimeInterval
     let onStored: @Sendable () -> Void
     /// At most 20 refusal log lines a minute; the refusal log and the counters see every refusal.
     let refusalLogLines = LogSampler(limitPerMinute: 20)
@@ -32,7 +35,8 @@ public final class Ingestor: Sendable {
     public init(
         rules: RuleSet, store: any DeliveryStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
         refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
-        aggregateRetention: TimeInterval = 35 * 86400, snsCertificates: SNSCertificateCache? = nil,
+        aggregateRetention: TimeInterval = 35 * 86400, dedupeWindow: TimeInterval = 30 * 86400,
+        snsCertificates: SNSCertificateCache? = nil,
         visit: (@Sendable (URL) async throws -> Void)? = nil, onStored: @escaping @Sendable () -> Void = {}
     ) {
         self.snsCertificates = snsCertificates
@@ -45,6 +49,7 @@ public final class Ingestor: Sendable {
         self.refusals = refusals
         self.limiter = limiter
         self.aggregateRetention = aggregateRetention
+        self.dedupeWindow = dedupeWindow
         self.onStored = onStored
     }
 
@@ -112,6 +117,8 @@ public final class Ingestor: Sendable {
         logger: Logger
     ) async -> IngestOutcome {
         var logger = logger
+        // The id the provider signed (SNS MessageId): the dedupe key, whatever the unsigned headers say.
+        var signedId: String?
         do {
             if case .awsSNS(_, let confirm) = verifier.scheme {
                 guard let snsCertificates else {
@@ -121,6 +128,16 @@ public final class Ingestor: Sendable {
                 if message.type != .notification {
                     return await acknowledge(message, source: source, confirm: confirm, logger: logger)
                 }
+                // A captured notification must not be replayable once its dedupe key has been pruned.
+                guard let signedAt = TimeParsing.parse(message.timestamp),
+                    request.receivedAt.timeIntervalSince(signedAt) <= dedupeWindow
+                else {
+                    throw VerificationError(
+                        .staleTimestamp,
+                        "the SNS message's signed Timestamp '\(message.timestamp)' is older than the "
+                            + "\(Int(dedupeWindow / 86400)) days its id is remembered for")
+                }
+                signedId = message.messageId
             } else {
                 try verifier.verify(request)
             }
@@ -165,7 +182,17 @@ public final class Ingestor: Sendable {
         }
         let kind: IngestOutcome.Kind = status == .accepted ? .accepted : status == .rejected ? .rejected : .ignored
         // Ignored and rejected deliveries do not take the dedupe key, so a redelivery after a rule fix is processed.
-        let key = status == .accepted ? (headerKey ?? result.contentKey) : nil
+        let key: String?
+        if status != .accepted {
+            key = nil
+        } else if let signedId {
+            key = signedId
+        } else if source.dedupe.body {
+            // `dedupe: body`: a byte-identical body is a replay, whatever its (unsigned) delivery id.
+            key = "sha256:" + ByteEncoding.hex(Crypto.sha256(request.body))
+        } else {
+            key = headerKey ?? result.contentKey
+        }
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
             events: result.events, metrics: result.metrics, followUps: result.followUps,

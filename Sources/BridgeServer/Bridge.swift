@@ -96,7 +96,8 @@ public final class Bridge: Sendable {
         let ingestor = Ingestor(
             rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
             refusals: RefusalLog(capacity: 1000), limiter: RefusalLimiter(limitPerMinute: configuration.refusalLimit),
-            aggregateRetention: configuration.aggregateRetention, snsCertificates: snsCertificates,
+            aggregateRetention: configuration.aggregateRetention,
+            dedupeWindow: configuration.retentionDays * 86400, snsCertificates: snsCertificates,
             visit: { url in _ = try await Bridge.fetch(url, limit: 64 * 1024) }, onStored: { forwarder.notify() })
         self.ingestor = ingestor
         let reloader = RuleReloader(

@@ -27,6 +27,19 @@ struct HardeningTests {
         ]
     }
 
+    /// `body` with a field naming `id` added first: GitHub sources deduplicate by the body (`dedupe: body`), so
+    /// webhooks meant to be distinct must differ.
+    static func unique(_ body: [UInt8], _ id: String = UUID().uuidString) -> [UInt8] {
+        guard let open = body.firstIndex(of: UInt8(ascii: "{")) else { return body }
+        return Array(body[...open]) + Array(#""test_delivery":"\#(id)","#.utf8) + Array(body[(open + 1)...])
+    }
+
+    /// POSTs `body`, made unique, as a signed GitHub webhook.
+    static func postUnique(port: Int, _ body: [UInt8]) async throws -> (Int, [String: String], String) {
+        let unique = Self.unique(body)
+        return try await post(port: port, path: "/hooks/github", headers: githubHeaders(unique), body: unique)
+    }
+
     static func post(port: Int, path: String, headers: [(String, String)], body: [UInt8]) async throws -> (
         Int, [String: String], String
     ) {
@@ -130,6 +143,7 @@ struct HardeningTests {
                 group.addTask {
                     while Date() < killAt.addingTimeInterval(1) {
                         let id = UUID().uuidString
+                        let body = Self.unique(body, id)
                         guard
                             let (status, _, _) = try? await Self.post(
                                 port: port, path: "/hooks/github", headers: Self.githubHeaders(body, delivery: id),
@@ -152,6 +166,7 @@ struct HardeningTests {
         try await again.start()
         var missing: [String] = []
         for id in acked {
+            let body = Self.unique(body, id)
             let (status, _, _) = try await Self.post(
                 port: again.port, path: "/hooks/github", headers: Self.githubHeaders(body, delivery: id), body: body)
             if status != 200 { missing.append(id) }
@@ -190,7 +205,7 @@ struct HardeningTests {
             )
             .utf8)
         #expect(
-            try await Self.post(port: bridge.port, path: "/hooks/github", headers: Self.githubHeaders(body), body: body)
+            try await Self.postUnique(port: bridge.port, body)
                 .0 == 202)
         // Fill the filesystem.
         let filler = dir + "/filler"
@@ -201,8 +216,7 @@ struct HardeningTests {
         try? handle.close()
         var sawRefusal = false
         for _ in 0..<200 {
-            let (status, headers, _) = try await Self.post(
-                port: bridge.port, path: "/hooks/github", headers: Self.githubHeaders(body), body: body)
+            let (status, headers, _) = try await Self.postUnique(port: bridge.port, body)
             #expect(status == 202 || status == 503)
             if status == 503 {
                 #expect(headers["retry-after"] != nil)
@@ -217,10 +231,9 @@ struct HardeningTests {
         var recovered = false
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if try await Self.post(
-                port: bridge.port, path: "/hooks/github", headers: Self.githubHeaders(body), body: body
-            )
-            .0 == 202 {
+            if try await Self.postUnique(port: bridge.port, body)
+                .0 == 202
+            {
                 recovered = true
                 break
             }
@@ -250,7 +263,7 @@ struct HardeningTests {
             )
             .utf8)
         #expect(
-            try await Self.post(port: bridge.port, path: "/hooks/github", headers: Self.githubHeaders(body), body: body)
+            try await Self.postUnique(port: bridge.port, body)
                 .0 == 202)
         try await Task.sleep(for: .seconds(1))
         let before = bridge.cpuSeconds()
