@@ -145,8 +145,17 @@ public final class Ingestor: Sendable {
             let error = error as? VerificationError ?? VerificationError(.badSignature, "verification failed")
             let reason = error.reason
             metrics.verificationFailure(source: source.name, reason: reason.rawValue)
-            if reason == .certificateUnavailable {
+            if reason == .certificateUnavailable || reason == .certificateBudgetSpent {
                 logger.warning("SNS signing certificate unavailable; answering 503 so SNS retries: \(error.detail)")
+                // A certificate that could not be fetched counts against the client that named it, so a flood of
+                // made-up certificate URLs is limited like forgeries; a spent fetch budget is not its doing.
+                if reason == .certificateUnavailable {
+                    limiter.noteRefusal(request.clientAddress, now: request.receivedAt)
+                    refusals.append(
+                        .init(
+                            at: request.receivedAt, source: source.name, reason: reason.rawValue,
+                            detail: error.detail, clientAddress: request.clientAddress, status: 503))
+                }
                 return Ingestor.error(
                     .unavailable, "the signing certificate cannot be checked right now", retryAfter: 30)
             }
