@@ -123,6 +123,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Deterministic simulation of the forwarder: random fault schedules from seeds, invariants after each.
+        .testTarget(
+            name: "BridgeSimulationTests",
+            dependencies: [
+                "BridgeCore", "BridgeCloudthread", "BridgeDelivery",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "BridgeServerTests",
             dependencies: [

@@ -66,13 +66,23 @@ public struct HTTPCloudthreadClient: CloudthreadClient {
                 status: Int(response.status.code), body: String(decoding: bytes, as: UTF8.self), retryAfter: retryAfter)
             return (outcome, bytes)
         } catch {
-            return (.retry(reason: "network: \(HTTPCloudthreadClient.describe(error))", retryAfter: nil), [])
+            return (.retry(reason: "network error: \(HTTPCloudthreadClient.describe(error))", retryAfter: nil), [])
         }
     }
 
+    /// A network failure as words (never a Swift type's debug description alone).
     static func describe(_ error: any Error) -> String {
         if let e = error as? HTTPClientError { return e.shortDescription }
-        return String(describing: type(of: error))
+        let text = "\(error)"
+        if text.contains("Connection refused") { return "the connection was refused" }
+        if text.localizedCaseInsensitiveContains("timed out") || text.contains("Timeout") {
+            return "the connection timed out"
+        }
+        switch String(describing: Swift.type(of: error)) {
+        case "NIOConnectionError": return "the connection was refused or the host could not be reached"
+        case "ChannelError": return "the connection was closed"
+        default: return "the connection failed"
+        }
     }
 
     /// `Retry-After` as delta-seconds or an HTTP date.

@@ -1,7 +1,7 @@
 import BridgeCore
 
 /// How one webhook ended, and the small JSON body the sender is told. Never includes a secret or a signature.
-/// The HTTP edge turns `kind` into a status code (`statusCode`, the answers of DESIGN.md section 1).
+/// The HTTP edge turns `kind` into a status code (`statusCode`; the table of answers is in docs/operations.md).
 public struct IngestOutcome: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         /// Stored with its records: 202.

@@ -127,8 +127,8 @@ extension SQLiteDeliveryStore {
                       last_error = ?, claimed_until = NULL, updated_at = ? WHERE id = ?
                     """,
                     [
-                        .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0), strikes.map { .int($0) } ?? .null,
-                        .text(error), .real(now.timeIntervalSince1970), .integer(id),
+                        .real(dueAt.timeIntervalSince1970), .int(countAttempt ? 1 : 0),
+                        strikes.map { .int($0) } ?? .null, .text(error), .real(now.timeIntervalSince1970), .integer(id),
                     ])
             }
         }

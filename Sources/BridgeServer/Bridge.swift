@@ -10,7 +10,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// A running bridge: its services, wired as DESIGN.md section 5 describes. `serve` and the tests build it the same way.
+/// A running bridge: its services, wired as docs/architecture.md describes. `serve` and the tests build it the same way.
 public final class Bridge: Sendable {
     public let configuration: BridgeConfiguration
     public let logger: Logger

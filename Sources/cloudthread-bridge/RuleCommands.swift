@@ -27,7 +27,9 @@ struct Check: AsyncParsableCommand {
                     diagnostics.append(
                         Diagnostic(
                             file: "environment", line: 0, column: 0, severity: .warning,
-                            message: "team names not checked: GET /teams failed (\(error))"))
+                            message:
+                                "team names were not checked: GET \(configuration.apiURL)/teams failed, because "
+                                + "\(error)."))
                 }
             }
         } catch {

@@ -120,7 +120,10 @@ struct CLITests {
         let offline = try await runCLI(
             ["check", "\(cliFixtures)/deploys.yaml"],
             environment: ["CLOUDTHREAD_API_KEY": "wrong", "CLOUDTHREAD_API_URL": fake.baseURL])
-        #expect(offline.output.contains("warning: team names not checked: GET /teams failed"))
+        #expect(
+            offline.output.contains(
+                "warning: team names were not checked: GET \(fake.baseURL)/teams failed, because Cloudthread refused "
+                    + "the API key (HTTP 401)."))
         fake.state.withLock { $0.teams = [("3", "platform")] }
         let unknown = try await runCLI(
             ["check", "\(cliFixtures)/deploys.yaml"],
@@ -128,6 +131,17 @@ struct CLITests {
         #expect(unknown.status == 1)
         #expect(
             unknown.output.contains("deploys.yaml:25:36: error: unknown Cloudthread team 'payments' (teams: platform)"))
+        // Nothing listening: the message says which URL could not be reached and why, in words.
+        let port = fake.baseURL.split(separator: ":").last.map(String.init) ?? ""
         await fake.stop()
+        let unreachable = try await runCLI(
+            ["check", "\(cliFixtures)/deploys.yaml"],
+            environment: ["CLOUDTHREAD_API_KEY": "test-api-key", "CLOUDTHREAD_API_URL": "http://127.0.0.1:\(port)"])
+        #expect(
+            unreachable.output.contains(
+                "team names were not checked: GET http://127.0.0.1:\(port)/teams failed, because the request failed, "
+                    + "and can be tried again later: network error: the connection was refused."),
+            "\(unreachable.output)")
+        #expect(!unreachable.output.contains("retry(reason"), "\(unreachable.output)")
     }
 }

@@ -343,33 +343,6 @@ struct EdgeTests {
             try BridgeConfiguration.fromEnvironment(["BRIDGE_RETENTION_DAYS": "90"]).aggregateRetention == 90 * 86400)
     }
 
-    @Test func aPoisonRecordIsIsolatedAndDeadLetteredWhileTheOthersAreDelivered() async throws {
-        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) {
-            $0.forwarder.isolateAfterAttempts = 1
-            $0.forwarder.poisonStrikes = 3
-        }
-        h.fake.state.withLock { $0.failDescriptionsContaining = "POISON" }
-        h.fake.setAPIKey("held")
-        try await h.start()
-        for service in ["one", "POISON", "three", "four"] {
-            #expect(try await h.postGitHub(body: deployBody(service: service)).status == 202)
-        }
-        h.fake.setAPIKey("test-api-key")
-        await h.eventually("the three good ones delivered") { h.fake.events.count == 3 }
-        await h.eventually("the poison record dead-lettered", timeout: .seconds(20)) {
-            (try? await h.bridge.store.deadLetters(limit: 10))?.count == 1
-        }
-        let dead = try await h.bridge.store.deadLetters(limit: 10)
-        #expect(dead.first?.record.contains("POISON") == true)
-        #expect(dead.first?.reason.contains("while accepting others") == true)
-        // The data points of the same webhooks may still be on their way: wait until nothing is left claimed.
-        await h.eventually("nothing pending or in flight") {
-            guard let stats = try? await h.bridge.store.stats(now: Date()) else { return false }
-            return stats.pending == 0 && stats.inflight == 0
-        }
-        await h.finish()
-    }
-
     @Test func aServerErrorDuringASplitLeavesEveryRecordDue() async throws {
         let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) { $0.forwarder.batchSize = 4 }
         h.fake.setAPIKey("held")

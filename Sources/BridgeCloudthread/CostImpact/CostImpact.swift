@@ -4,7 +4,7 @@ import Foundation
 // Cost impact: what a deploy did to the daily cost of a Cloudthread Cost View or Unit Metric.
 //
 // Pure logic only (no I/O): days and windows, option parsers, decoding of `GET /cost/metric/{id}` and
-// `GET /unit/metric/{id}`, the before/after comparison, and its text and JSON forms. DESIGN.md section 7.
+// `GET /unit/metric/{id}`, the before/after comparison, and its text and JSON forms (docs/cost-impact.md).
 
 // MARK: - Decoding the API answer
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Cloudthread's limits (DESIGN.md section 3), applied before anything is stored.
+/// Cloudthread's limits (description length, dimensions, hourly timestamps), applied before anything is stored.
 public enum CloudthreadLimits {
     public static let descriptionLength = 1000
     public static let maxDimensions = 10

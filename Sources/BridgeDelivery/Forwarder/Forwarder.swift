@@ -141,7 +141,7 @@ public final class Forwarder: Service {
     func send(_ request: ForwarderRequest) async -> (CloudthreadOutcome, [UInt8]) {
         switch request {
         case .events(let pairs):
-            return (await client.postEvents(EventsRequest(data: pairs.map(\.1))), [])
+            return (await client.postEvents(EventsRequest(data: pairs.map { $0.1 })), [])
         case .metrics(let token, let agg, let items):
             let points: [IngestRequest.Point] = items.compactMap { item in
                 guard case .metric(_, let name, _, let dims, let hour, let value) = item.content else { return nil }

@@ -26,6 +26,7 @@ extension ForwarderCore {
         switch outcome {
         case .accepted:
             accepted(request.endpoint)
+            unheldFailure.remove(request.endpoint)
             return [decide(.sent(ids: ids, kind: request.kind))] + resume()
         case .invalid(let message), .notFound(let message):
             if let (a, b) = request.split() {
@@ -34,11 +35,11 @@ extension ForwarderCore {
             }
             let what: String
             if case .invalid = outcome {
-                what = "rejected by Cloudthread (HTTP 400)"
+                what = "rejected by Cloudthread (400)"
             } else if request.kind == "event" {
-                what = "not found by Cloudthread (HTTP 404: an unknown team)"
+                what = "not found by Cloudthread (404)"
             } else {
-                what = "data stream not found by Cloudthread (HTTP 404)"
+                what = "data stream not found by Cloudthread (404)"
             }
             return [decide(.dead(ids: ids, kind: request.kind, reason: "\(what): \(message)"))]
         case .unauthorized(let status):
@@ -56,17 +57,23 @@ extension ForwarderCore {
         let endpoint = request.endpoint
         let ids = request.ids
         if request.items.count == 1, let item = request.items.first, let mark = marks[item.id],
-            mark.endpoint == endpoint
+            mark.endpoint == endpoint, mark.alone
         {
-            let h = health(endpoint)
+            var h = health(endpoint)
             let acceptedSince = h.accepted - mark.accepted
             if acceptedSince >= configuration.poisonAcceptedBetween, h.failed == mark.failed {
+                // Counted as a failure of the endpoint for every other record's evidence (two records failing this
+                // way at once keep each other from being judged), but not held: the endpoint works.
+                h.failed += 1
+                endpoints[endpoint] = h
                 // The endpoint accepted others since this record last failed, and failed nothing else: a strike.
-                let strikes = item.strikes + 1
+                // The count is the one in memory: the stored strikes only make the record go alone, so a restart
+                // (or a store write that failed) can only start the count over, never carry it on.
+                let strikes = mark.strikes + 1
                 let acceptedTotal = mark.acceptedDuringStrikes + acceptedSince
                 remember(
                     FailureMark(
-                        endpoint: endpoint, accepted: h.accepted, failed: h.failed,
+                        endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: true, strikes: strikes,
                         acceptedDuringStrikes: acceptedTotal),
                     for: item.id)
                 if strikes >= configuration.poisonStrikes {
@@ -75,9 +82,9 @@ extension ForwarderCore {
                             .dead(
                                 ids: ids, kind: request.kind,
                                 reason:
-                                    "poison record: it failed alone \(strikes) times in a row with a retryable answer "
-                                    + "(last: \(reason)) while \(endpoint.request) accepted \(acceptedTotal) other "
-                                    + "requests between its failures and failed no other"))
+                                    "poison record: it failed alone \(strikes + 1) times in a row with a retryable "
+                                    + "answer (last: \(reason)), while \(endpoint.request) accepted \(acceptedTotal) "
+                                    + "other requests between those failures and failed no other"))
                     ]
                 }
                 let delay = configuration.retry.delay(attempt: item.attempts, retryAfter: retryAfter, using: &random)
@@ -89,13 +96,42 @@ extension ForwarderCore {
                 ]
             }
         }
+        // Not evidence against the records: a lone record's strikes start over.
+        let strikes: Int? = request.items.contains { $0.strikes > 0 } ? 0 : nil
+        if request.items.count == 1, let item = request.items.first, marks[item.id] != nil,
+            !unheldFailure.contains(endpoint)
+        {
+            // A record that failed before failed again, alone: the record or the endpoint? The endpoint is not held
+            // for this (a bad record must not hold back the others), but the next request to it in this round is
+            // the test: if that one fails too, the endpoint is held.
+            unheldFailure.insert(endpoint)
+            var h = health(endpoint)
+            h.failed += 1
+            h.lastError = reason
+            endpoints[endpoint] = h
+            lastError = "\(endpoint.request) failed: \(reason)"
+            remember(
+                FailureMark(
+                    endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: true, strikes: 0,
+                    acceptedDuringStrikes: 0),
+                for: item.id)
+            let delay = configuration.retry.delay(attempt: item.attempts, retryAfter: retryAfter, using: &random)
+            return [
+                decide(
+                    .retry(
+                        ids: ids, dueAt: now.addingTimeInterval(delay), reason: reason, countAttempt: true,
+                        strikes: strikes))
+            ]
+        }
         let held = hold(endpoint, reason: reason, retryAfter: retryAfter, now: now)
         let h = health(endpoint)
         for item in request.items {
-            remember(FailureMark(endpoint: endpoint, accepted: h.accepted, failed: h.failed, acceptedDuringStrikes: 0), for: item.id)
+            remember(
+                FailureMark(
+                    endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: request.items.count == 1,
+                    strikes: 0, acceptedDuringStrikes: 0),
+                for: item.id)
         }
-        // Not evidence against the records: a lone record's strikes start over.
-        let strikes: Int? = request.items.contains { $0.strikes > 0 } ? 0 : nil
         return [
             held,
             decide(.retry(ids: ids, dueAt: h.holdUntil, reason: reason, countAttempt: true, strikes: strikes)),

@@ -64,7 +64,7 @@ extension ForwarderCore {
                 decide(
                     .dead(
                         ids: [item.id], kind: "cost_followup",
-                        reason: "\(label): \(source.noun) '\(source.id)' not found by Cloudthread (HTTP 404): \(message)"
+                        reason: "\(label): \(source.noun) '\(source.id)' not found by Cloudthread (404): \(message)"
                     ))
             ]
         case .invalid(let message):
@@ -72,7 +72,7 @@ extension ForwarderCore {
                 decide(
                     .dead(
                         ids: [item.id], kind: "cost_followup",
-                        reason: "\(label): Cloudthread rejected the query (HTTP 400): \(message)"))
+                        reason: "\(label): Cloudthread rejected the query (400): \(message)"))
             ]
         case .unauthorized(let status):
             // Stays pending: returned by `finish` with the pause's end, nothing counted against it.

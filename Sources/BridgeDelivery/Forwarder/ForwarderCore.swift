@@ -16,11 +16,11 @@ public struct ForwarderCore: Sendable {
     public let dryRun: Bool
 
     /// Per endpoint: holds after retryable failures, and the counters the poison rule reads.
-    public private(set) var endpoints: [ForwarderEndpoint: EndpointHealth] = [:]
+    public internal(set) var endpoints: [ForwarderEndpoint: EndpointHealth] = [:]
     /// Set while the API key is refused (401/403): nothing is sent before `until`, then the key is asked again.
     public private(set) var pause: Pause?
     /// Why forwarding is paused or failing; never contains the API key.
-    public private(set) var lastError: String?
+    public internal(set) var lastError: String?
 
     public struct Pause: Sendable, Equatable {
         public var status: Int
@@ -40,6 +40,9 @@ public struct ForwarderCore: Sendable {
     var pendingOrder: [Int64] = []
     /// The stream tokens configured when the round began (a cost follow-up's data point needs its token).
     var tokens: StreamTokens?
+    /// Endpoints whose last answer in this round was a lone, previously failed record's failure that did not hold
+    /// the endpoint (`retryable`): the next failure there holds it.
+    var unheldFailure: Set<ForwarderEndpoint> = []
 
     /// At most this many records keep poison evidence; past it the evidence is forgotten (conservative).
     static let markLimit = 100_000
@@ -51,6 +54,8 @@ public struct ForwarderCore: Sendable {
     }
 
     public var isPaused: Bool { pause != nil }
+
+    static let sending: [ForwarderEndpoint] = [.events, .streamsIngest, .costMetric, .unitMetric]
 
     public func health(_ endpoint: ForwarderEndpoint) -> EndpointHealth { endpoints[endpoint] ?? EndpointHealth() }
 
@@ -70,8 +75,9 @@ public struct ForwarderCore: Sendable {
     /// What to do now.
     public func next(now: Date) -> Next {
         if let pause { return pause.until <= now ? .probe : .wait(until: pause.until) }
-        let sending: [ForwarderEndpoint] = [.events, .streamsIngest, .costMetric, .unitMetric]
-        let free = sending.map { health($0).holdUntil }.min() ?? .distantPast
+        // The earliest time any endpoint records go to is free (GET /teams only delays events with team names).
+        var free = Date.distantFuture
+        for endpoint in Self.sending { free = min(free, health(endpoint).holdUntil) }
         return free > now ? .wait(until: free) : .claim
     }
 
@@ -134,9 +140,11 @@ public struct ForwarderCore: Sendable {
         queue = []
         pending = [:]
         pendingOrder = []
+        unheldFailure = []
         self.tokens = tokens
         var effects: [ForwarderEffect] = []
-        var events: [(OutboxItem, EventsRequest.Item)] = []
+        var events: [OutboxItem] = []
+        var eventItems: [Int64: EventsRequest.Item] = [:]
         var metricGroups: [String: (Secret, Aggregation, [OutboxItem])] = [:]
         var groupOrder: [String] = []
         var reads: [ForwarderRequest] = []
@@ -166,13 +174,10 @@ public struct ForwarderCore: Sendable {
                         continue  // waits for the teams endpoint: returned by `finish`
                     }
                 }
-                events.append(
-                    (
-                        item,
-                        EventsRequest.Item(
-                            timestamp: event.timestamp, teamID: teamID,
-                            payload: .init(type: event.type, description: event.description, eventURL: event.url))
-                    ))
+                events.append(item)
+                eventItems[item.id] = EventsRequest.Item(
+                    timestamp: event.timestamp, teamID: teamID,
+                    payload: .init(type: event.type, description: event.description, eventURL: event.url))
             case .metric(let ref, _, let agg, _, _, _):
                 guard let token = tokens.token(for: ref) else {
                     effects.append(
@@ -199,21 +204,25 @@ public struct ForwarderCore: Sendable {
                 }
             }
         }
-        plan(events) { .events($0) }
+        plan(events) { list in .events(list.map { ($0, eventItems[$0.id]!) }) }
         for key in groupOrder {
             let (token, agg, list) = metricGroups[key]!
-            plan(list.map { ($0, ()) }) { .metrics(token: token, aggregation: agg, $0.map(\.0)) }
+            plan(list) { .metrics(token: token, aggregation: agg, $0) }
         }
         queue += reads
         return effects
     }
 
-    /// Batches of records that have not failed before, then each record that has, alone.
-    private mutating func plan<T>(_ list: [(OutboxItem, T)], make: ([(OutboxItem, T)]) -> ForwarderRequest) {
+    /// Batches of records that have not failed before, then each record that has, alone, those that failed least
+    /// first (a record that keeps failing goes last, so it cannot keep the others from being tried).
+    private mutating func plan(_ list: [OutboxItem], make: ([OutboxItem]) -> ForwarderRequest) {
         let after = configuration.isolateAfterAttempts
         let isolate = { (item: OutboxItem) in item.attempts >= after || item.strikes > 0 }
-        let together = list.filter { !isolate($0.0) }
-        let alone = list.filter { isolate($0.0) }
+        let together = list.filter { !isolate($0) }
+        var alone = list.filter { isolate($0) }
+        // A stable sort by attempts: the order of claiming among equals.
+        alone = alone.enumerated().sorted { ($0.element.attempts, $0.offset) < ($1.element.attempts, $1.offset) }
+            .map { $0.element }
         for chunk in together.chunked(max(1, configuration.batchSize)) { queue.append(make(chunk)) }
         for one in alone { queue.append(make([one])) }
     }
@@ -240,7 +249,8 @@ public struct ForwarderCore: Sendable {
         for id in pendingOrder {
             guard let item = pending[id] else { continue }
             var due = floor
-            if let pause { due = max(due, pause.until)
+            if let pause {
+                due = max(due, pause.until)
             } else {
                 due = max(due, health(Self.endpoint(of: item)).holdUntil)
                 if case .event(let event) = item.content, case .name? = event.team, !dryRun {

@@ -44,6 +44,10 @@ struct FailureMark: Sendable, Equatable {
     var endpoint: ForwarderEndpoint
     var accepted: Int
     var failed: Int
+    /// Whether that failure was of the record alone (only a lone failure can start a run of strikes).
+    var alone: Bool
+    /// The record's strikes so far (memory only).
+    var strikes: Int
     /// Requests the endpoint accepted between this record's failures, over its current run of strikes.
     var acceptedDuringStrikes: Int
 }

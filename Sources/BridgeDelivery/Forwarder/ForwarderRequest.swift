@@ -13,13 +13,13 @@ public enum ForwarderRequest: Sendable {
 
     public var items: [OutboxItem] {
         switch self {
-        case .events(let pairs): pairs.map(\.0)
+        case .events(let pairs): pairs.map { $0.0 }
         case .metrics(_, _, let items): items
         case .costRead(let item, _, _, _): [item]
         }
     }
 
-    public var ids: [Int64] { items.map(\.id) }
+    public var ids: [Int64] { items.map { $0.id } }
 
     /// The outbox kind of its records, for metrics and dead letters.
     public var kind: String {

@@ -6,8 +6,8 @@ import Synchronization
 
 @testable import BridgeCore
 
-/// A fake Cloudthread API served in-process on a loopback port. It enforces the contract of
-/// DESIGN.md section 3 (API key, hourly timestamps, description length, at most 10 string dimensions,
+/// A fake Cloudthread API served in-process on a loopback port. It enforces the API's contract
+/// (API key, hourly timestamps, description length, at most 10 string dimensions,
 /// the aggregation enum, known teams and streams) and upserts data points the way Cloudthread does.
 final class FakeCloudthread: Sendable {
     struct DataPointKey: Hashable {
@@ -36,6 +36,10 @@ final class FakeCloudthread: Sendable {
         /// Daily unit cost series by Unit Metric id (`GET /unit/metric/{id}`).
         var unitMetrics: [String: [String: Double]] = [:]
         var costQueries: [String] = []
+        /// Paths answered 503 while set (an outage of those endpoints; "*" is every path, GET /teams included).
+        var unavailable: Set<String> = []
+        /// `POST /events` requests that commit their events and then answer 500 (the bridge sends them again).
+        var failAfterCommit = 0
     }
 
     let state = Mutex(State())
@@ -67,6 +71,9 @@ final class FakeCloudthread: Sendable {
     func gate(_ request: Request) -> Response? {
         state.withLock { s in
             s.requestLog.append("\(request.method) \(request.uri.path)")
+            if s.unavailable.contains("*") || s.unavailable.contains(request.uri.path) {
+                return FakeCloudthread.error(.serviceUnavailable, "service unavailable")
+            }
             if !s.forced.isEmpty {
                 let (status, retryAfter) = s.forced.removeFirst()
                 var headers: HTTPFields = [.contentType: "application/json"]
@@ -130,10 +137,14 @@ final class FakeCloudthread: Sendable {
                 }
                 accepted.append(e)
             }
-            self.state.withLock {
+            let failAfter = self.state.withLock {
                 $0.events += accepted
                 $0.eventRequests += 1
+                guard $0.failAfterCommit > 0 else { return false }
+                $0.failAfterCommit -= 1
+                return true
             }
+            if failAfter { return FakeCloudthread.error(.internalServerError, "internal error after committing") }
             return Response(status: .created)
         }
         router.post("/streams/ingest") { request, _ -> Response in

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+@testable import BridgeDelivery
+
+/// Deterministic simulation of the forwarder (docs/operations.md, "The simulation"): thousands of schedules of
+/// faults drawn from seeds, each followed by the invariants. A failing seed is printed with the command that
+/// replays it: `BRIDGE_SIM_SEED=<seed> swift test --filter BridgeSimulationTests`.
+@Suite("Simulation", .serialized) struct SimulationTests {
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Seeds that found bugs; they run first, every time.
+    static let regressions: [UInt64] = [31, 39, 43, 1_000_002, 1_000_012]
+
+    static func describe(_ s: Schedule, _ r: Simulation.Report, store: String) -> String {
+        "Simulation seed \(s.seed) on the \(store) store broke \(r.violations.count) invariant(s):\n  "
+            + r.violations.joined(separator: "\n  ")
+            + "\n  schedule: \(s)\n  replay: BRIDGE_SIM_SEED=\(s.seed) swift test --filter BridgeSimulationTests"
+    }
+
+    /// Runs the schedules of `seeds` on fresh model stores, spread over the machine's cores; returns the totals.
+    struct Totals {
+        var checks = 0
+        var requests = 0
+        var followUps = 0
+        var restarts = 0
+        var deadLetters = 0
+        var failures: [String] = []
+    }
+
+    static func runModel(seeds: [UInt64]) async -> Totals {
+        let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        return await withTaskGroup(of: (Int, Int, Int, Int, Int, [String]).self) { group in
+            for w in 0..<workers {
+                let mine = stride(from: w, to: seeds.count, by: workers).map { seeds[$0] }
+                group.addTask {
+                    var checks = 0
+                    var requests = 0
+                    var followUps = 0
+                    var restarts = 0
+                    var dead = 0
+                    var failures: [String] = []
+                    for seed in mine {
+                        let s = Schedule.make(seed: seed)
+                        let r = await Simulation.run(s, store: ModelOutbox())
+                        checks += r.checks
+                        requests += r.requests
+                        followUps += r.followUps
+                        restarts += r.restarts
+                        dead += r.deadLetters
+                        if !r.violations.isEmpty {
+                            failures.append(describe(s, r, store: "model"))
+                            if failures.count >= 3 { break }
+                        }
+                    }
+                    return (checks, requests, followUps, restarts, dead, failures)
+                }
+            }
+            var total = Totals()
+            for await (c, r, f, restarts, dead, failures) in group {
+                total.checks += c
+                total.requests += r
+                total.followUps += f
+                total.restarts += restarts
+                total.deadLetters += dead
+                total.failures += failures
+            }
+            return total
+        }
+    }
+
+    @Test func schedulesOnTheModelStore() async throws {
+        let seeds: [UInt64]
+        if let one = Self.environment["BRIDGE_SIM_SEED"].flatMap(UInt64.init) {
+            seeds = [one]
+        } else {
+            let count = Self.environment["BRIDGE_SIM_SCHEDULES"].flatMap(Int.init) ?? 10_000
+            let first = Self.environment["BRIDGE_SIM_FIRST_SEED"].flatMap(UInt64.init) ?? 1
+            seeds = Self.regressions + (0..<UInt64(count)).map { first &+ $0 }
+        }
+        let started = Date()
+        let t = await Self.runModel(seeds: seeds)
+        print(
+            "Simulation: \(seeds.count) schedules on the model store, \(t.checks) invariant checks, \(t.requests) "
+                + "requests to Cloudthread, \(t.restarts) crashes, \(t.followUps) cost follow-ups, \(t.deadLetters) "
+                + "dead letters (all allowed), \(String(format: "%.1f", Date().timeIntervalSince(started))) s.")
+        for f in t.failures { Issue.record(Comment(rawValue: f)) }
+    }
+
+    @Test func schedulesOnTheSQLiteStore() async throws {
+        let count =
+            Self.environment["BRIDGE_SIM_SEED"] != nil
+            ? 1 : Self.environment["BRIDGE_SIM_SQLITE_SCHEDULES"].flatMap(Int.init) ?? 50
+        let first = Self.environment["BRIDGE_SIM_SEED"].flatMap(UInt64.init) ?? 1_000_001
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-sim-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var checks = 0
+        for seed in (0..<UInt64(count)).map({ first &+ $0 }) {
+            let s = Schedule.make(seed: seed)
+            let store = try await SQLiteOutbox(path: "\(dir)/\(seed).sqlite")
+            let r = await Simulation.run(s, store: store)
+            checks += r.checks
+            if !r.violations.isEmpty {
+                Issue.record(Comment(rawValue: Self.describe(s, r, store: "SQLite")))
+                break
+            }
+        }
+        print("Simulation: \(count) schedules on the SQLite store, \(checks) invariant checks.")
+    }
+}
