@@ -873,7 +873,7 @@ def main():
                   f"{fmt_int(limited_on)} answered 429)", us(cpu_forged_on), 15, "max", "15 us")
         table.add_ratio("forged flood: CPU per forgery, limit on / limit off",
                         f"{us(cpu_forged_on):.1f} us / {us(cpu_forged):.1f} us "
-                        f"(BRIDGE_REFUSAL_LIMIT={args.refusal_limit} for the second)",
+                        f"(main flood: BRIDGE_REFUSAL_LIMIT={args.refusal_limit})",
                         cpu_forged_on / cpu_forged, 1.0, "max")
         table.add(f"p99 latency, {args.connections} connections", f"{load['p99_us'] / 1000:.2f} ms "
                   f"(p50 {load['p50_us'] / 1000:.2f} ms)", load["p99_us"] / 1000, 10, "max", "10 ms")
