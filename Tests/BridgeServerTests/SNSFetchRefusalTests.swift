@@ -23,16 +23,20 @@ struct SNSFetchRefusalTests {
             metrics: NoMetrics(), logger: Logger(label: "t"), limiter: RefusalLimiter(limitPerMinute: 2),
             dedupeWindow: 36500 * 86400,
             // Not seeded: the certificate must be fetched, and the fetch fails.
-            snsCertificates: SNSCertificateCache(persistentDirectory: nil, fetchesPerMinute: 100) { _ in
+            snsCertificates: SNSCertificateCache(
+                persistentDirectory: nil, failureCooldown: 3600, fetchesPerMinute: 100, fetchWindowLength: 3600
+            ) { _ in
                 throw URLError(.cannotConnectToHost)
             })
         let event = #"{"time":"2024-05-01T14:02:00Z","detail":{"pipeline":"api-prod","state":"SUCCEEDED"}}"#
         let body = try SNSEndToEndTests.signed(dir, message: event)
+        // One receipt time for all: the limiter's minute cannot end during a slow, loaded run.
+        let receivedAt = Date()
         func request(from address: String) -> IncomingRequest {
             IncomingRequest(
                 source: "aws-sns", method: "POST", path: "/hooks/aws-sns", query: [],
                 headers: HeaderBag([("x-amz-sns-message-type", "Notification")]), body: body,
-                clientAddress: address, receivedAt: Date())
+                clientAddress: address, receivedAt: receivedAt)
         }
         let first = await ingestor.ingest(request(from: "192.0.2.1"))
         #expect(first.statusCode == 503)

@@ -28,8 +28,10 @@ public actor SNSCertificateCache {
     public nonisolated let maximumEntries: Int
     /// Failed URLs remembered at most (each for `failureCooldown`).
     public nonisolated let maximumFailures: Int
-    /// Outbound fetches allowed per minute, for all URLs together.
+    /// Outbound fetches allowed per minute (per `fetchWindowLength` seconds), for all URLs together.
     public nonisolated let fetchesPerMinute: Int
+    /// The budget's window in seconds (60; longer in tests, so a slow run cannot cross it).
+    public nonisolated let fetchWindowLength: TimeInterval
     private let fetch: Fetch
     private var fetchWindow: (start: Date, count: Int) = (.distantPast, 0)
 
@@ -52,8 +54,9 @@ public actor SNSCertificateCache {
     public init(
         persistentDirectory: String?, seedDirectory: String? = nil, maximumSize: Int = 64 * 1024,
         failureCooldown: TimeInterval = 60, maximumEntries: Int = 256, maximumFailures: Int = 1024,
-        fetchesPerMinute: Int = 20, fetch: @escaping Fetch
+        fetchesPerMinute: Int = 20, fetchWindowLength: TimeInterval = 60, fetch: @escaping Fetch
     ) {
+        self.fetchWindowLength = fetchWindowLength
         self.maximumFailures = max(1, maximumFailures)
         self.fetchesPerMinute = max(1, fetchesPerMinute)
         self.persistentDirectory = persistentDirectory
@@ -122,7 +125,7 @@ public actor SNSCertificateCache {
     /// Takes one fetch from this minute's budget, or throws `certificateBudgetSpent`.
     private func takeFetchFromBudget() throws {
         let now = Date()
-        if now.timeIntervalSince(fetchWindow.start) >= 60 { fetchWindow = (now, 0) }
+        if now.timeIntervalSince(fetchWindow.start) >= fetchWindowLength { fetchWindow = (now, 0) }
         guard fetchWindow.count < fetchesPerMinute else {
             throw VerificationError(
                 .certificateBudgetSpent,
