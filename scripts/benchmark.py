@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SECRET = "benchmark-secret"
 ADMIN_TOKEN = "benchmark-admin-" + uuid.uuid4().hex
+SHIPPED_REFUSAL_LIMIT = 60  # BRIDGE_REFUSAL_LIMIT's default
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
@@ -416,6 +417,19 @@ def make_rule_dir(workdir, count):
             raise BenchmarkError(f"mappings/{name} has no 'source:' line")
         with open(os.path.join(dst, copy + ".yaml"), "w") as f:
             f.write(text)
+    # The load replays one body with a fresh delivery id per request: the presets that deduplicate by the body
+    # (`dedupe: body`, on for GitHub, GitLab and the like) would take every request after the first as a replay,
+    # so their sources get `dedupe: { body: false }` and every webhook is processed.
+    for name in os.listdir(dst):
+        path = os.path.join(dst, name)
+        if not name.endswith(".yaml"):
+            continue
+        with open(path) as f:
+            text = f.read()
+        if re.search(r"^\s*preset:\s*(github|gitlab|bitbucket|bitbucket-server|jira|pagerduty|sentry)\b", text, re.M) \
+                and not re.search(r"^dedupe:", text, re.M):
+            with open(path, "a") as f:
+                f.write("\ndedupe: { body: false }\n")
     # Every source gets its secret (and user), so every file is loaded as an enabled source.
     env = {}
     whsec = "whsec_" + base64.b64encode(hashlib.sha256(b"benchmark").digest()).decode()
@@ -767,6 +781,29 @@ def main():
         if code != 0:
             raise BenchmarkError(f"bridge exited {code} on SIGTERM after the load: {b.tail_log()}")
 
+        # 3b. the same flood with the refusal limit on, as shipped: after the first 60 forgeries of the minute every
+        # request is answered 429 before any signature is computed. It must not cost more per request than verifying.
+        log(f"bridge: flood of {args.forgeries:,} forged requests, BRIDGE_REFUSAL_LIMIT={SHIPPED_REFUSAL_LIMIT}")
+        lb = Bridge(args.binary, workdir, "limited", mappings, secrets_env, fake_url,
+                    extra_env=dict(extra, BRIDGE_REFUSAL_LIMIT=str(SHIPPED_REFUSAL_LIMIT)))
+        bridges.append(lb)
+        lb.start()
+        lb.wait_ready()
+        m4, cpu4 = lb.metrics(), proc_cpu_seconds(lb.pid)
+        flood_on = wrk.run(lb.port, bad_lua, max(60, args.forgeries // 200),
+                           per_thread_limit=per_thread(args.forgeries), label="bridge-forged-limited")
+        cpu5 = proc_cpu_seconds(lb.pid)
+        m5 = lb.metrics()
+        refused_on = sum(m5.get(f"bridge_webhooks_total:{o}", 0) - m4.get(f"bridge_webhooks_total:{o}", 0)
+                         for o in ("unauthorized", "rate_limited"))
+        limited_on = m5.get("bridge_webhooks_total:rate_limited", 0) - m4.get("bridge_webhooks_total:rate_limited", 0)
+        if not set(flood_on["statuses"]) <= {401, 429} or refused_on < args.forgeries:
+            raise BenchmarkError(f"limited flood: answers {flood_on['statuses']}, {refused_on:,.0f} refusals counted")
+        cpu_forged_on = (cpu5 - cpu4) / refused_on
+        code = lb.stop()
+        if code != 0:
+            raise BenchmarkError(f"limited bridge exited {code} on SIGTERM: {lb.tail_log()}")
+
         # 4. drain a backlog
         log(f"drain: storing a backlog of {args.backlog:,} records with forwarding paused")
         data = os.path.join(workdir, "data-drain")
@@ -831,6 +868,13 @@ def main():
                   "max", "60 us")
         table.add("CPU per refused forgery", f"{us(cpu_forged):.1f} us ({cpu3 - cpu2:.2f} s / {fmt_int(refused)})",
                   us(cpu_forged), 15, "max", "15 us")
+        table.add(f"CPU per refused forgery, limit on ({SHIPPED_REFUSAL_LIMIT}/min, as shipped)",
+                  f"{us(cpu_forged_on):.1f} us ({cpu5 - cpu4:.2f} s / {fmt_int(refused_on)}, "
+                  f"{fmt_int(limited_on)} answered 429)", us(cpu_forged_on), 15, "max", "15 us")
+        table.add_ratio("forged flood: CPU per forgery, limit on / limit off",
+                        f"{us(cpu_forged_on):.1f} us / {us(cpu_forged):.1f} us "
+                        f"(main flood: BRIDGE_REFUSAL_LIMIT={args.refusal_limit})",
+                        cpu_forged_on / cpu_forged, 1.0, "max")
         table.add(f"p99 latency, {args.connections} connections", f"{load['p99_us'] / 1000:.2f} ms "
                   f"(p50 {load['p50_us'] / 1000:.2f} ms)", load["p99_us"] / 1000, 10, "max", "10 ms")
         table.add("peak RSS under load (VmHWM)", f"{hwm / MIB:.1f} MiB", hwm / MIB, 64, "max", "64 MiB")

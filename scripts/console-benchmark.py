@@ -26,7 +26,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.environ.get("BRIDGE_BINARY", os.path.join(ROOT, ".build", "debug", "cloudthread-bridge"))
-TOKEN = "benchmark-admin-token"
+TOKEN = "benchmark-admin-token-" + "0123456789abcdef" * 2
 RULES = """source: {name}
 verify: {{unverified: true}}
 rules:

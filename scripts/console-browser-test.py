@@ -33,7 +33,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, ".build", "debug", "cloudthread-bridge")
-ADMIN_TOKEN = "browser-test-admin-token"
+ADMIN_TOKEN = "browser-test-admin-token-0123456789abcdef"
 SECRET = "browser-test-webhook-secret"
 HOSTILE = '<script>alert("x")</script>"><img src=x onerror=alert(1)>'
 RULES = """source: deploys

@@ -21,6 +21,9 @@ public final class Ingestor: Sendable {
     /// Observations for hours older than this are refused: their aggregate is no longer kept, so the value sent
     /// would replace Cloudthread's full total with a partial one.
     let aggregateRetention: TimeInterval
+    /// How long dedupe keys are kept (`BRIDGE_RETENTION_DAYS`): an SNS message signed longer ago than this could
+    /// no longer be recognised as a replay, so it is refused.
+    let dedupeWindow: TimeInterval
     let onStored: @Sendable () -> Void
     /// At most 20 refusal log lines a minute; the refusal log and the counters see every refusal.
     let refusalLogLines = LogSampler(limitPerMinute: 20)
@@ -33,7 +36,8 @@ public final class Ingestor: Sendable {
     public init(
         rules: RuleSet, store: any IngestStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
         refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
-        aggregateRetention: TimeInterval = 35 * 86400, snsCertificates: SNSCertificateCache? = nil,
+        aggregateRetention: TimeInterval = 35 * 86400, dedupeWindow: TimeInterval = 30 * 86400,
+        snsCertificates: SNSCertificateCache? = nil,
         visit: (@Sendable (URL) async throws -> Void)? = nil, onStored: @escaping @Sendable () -> Void = {}
     ) {
         self.snsCertificates = snsCertificates
@@ -46,6 +50,7 @@ public final class Ingestor: Sendable {
         self.refusals = refusals
         self.limiter = limiter
         self.aggregateRetention = aggregateRetention
+        self.dedupeWindow = dedupeWindow
         self.onStored = onStored
     }
 
@@ -86,7 +91,7 @@ public final class Ingestor: Sendable {
 
     private func refuse(
         _ request: IncomingRequest, source: SourceDefinition, kind: IngestOutcome.Kind, reason: String,
-        detail: String, message: String, logger: Logger
+        detail: String, message: String, countsTowardLimit: Bool, logger: Logger
     ) -> IngestOutcome {
         let (log, suppressed) = refusalLogLines.admit(now: request.receivedAt)
         if suppressed > 0 {
@@ -102,7 +107,9 @@ public final class Ingestor: Sendable {
             .init(
                 at: request.receivedAt, source: source.name, reason: reason, detail: detail,
                 clientAddress: request.clientAddress, status: kind.statusCode))
-        limiter.noteRefusal(request.clientAddress, now: request.receivedAt)
+        // Only a failed verification counts toward the limit: a verified sender's malformed body is its own bug,
+        // and answering its next valid webhook 429 would lose it.
+        if countsTowardLimit { limiter.noteRefusal(request.clientAddress, now: request.receivedAt) }
         return Ingestor.error(kind, message)
     }
 
@@ -111,6 +118,8 @@ public final class Ingestor: Sendable {
         logger: Logger
     ) async -> IngestOutcome {
         var logger = logger
+        // The id the provider signed (SNS MessageId): the dedupe key, whatever the unsigned headers say.
+        var signedId: String?
         do {
             if case .awsSNS(_, let confirm) = verifier.scheme {
                 guard let snsCertificates else {
@@ -120,6 +129,16 @@ public final class Ingestor: Sendable {
                 if message.type != .notification {
                     return await acknowledge(message, source: source, confirm: confirm, logger: logger)
                 }
+                // A captured notification must not be replayable once its dedupe key has been pruned.
+                guard let signedAt = TimeParsing.parse(message.timestamp),
+                    request.receivedAt.timeIntervalSince(signedAt) <= dedupeWindow
+                else {
+                    throw VerificationError(
+                        .staleTimestamp,
+                        "the SNS message's signed Timestamp '\(message.timestamp)' is older than the "
+                            + "\(Int(dedupeWindow / 86400)) days its id is remembered for")
+                }
+                signedId = message.messageId
             } else {
                 try verifier.verify(request)
             }
@@ -127,8 +146,17 @@ public final class Ingestor: Sendable {
             let error = error as? VerificationError ?? VerificationError(.badSignature, "verification failed")
             let reason = error.reason
             metrics.verificationFailure(source: source.name, reason: reason.rawValue)
-            if reason == .certificateUnavailable {
+            if reason == .certificateUnavailable || reason == .certificateBudgetSpent {
                 logger.warning("SNS signing certificate unavailable; answering 503 so SNS retries: \(error.detail)")
+                // A certificate that could not be fetched counts against the client that named it, so a flood of
+                // made-up certificate URLs is limited like forgeries; a spent fetch budget is not its doing.
+                if reason == .certificateUnavailable {
+                    limiter.noteRefusal(request.clientAddress, now: request.receivedAt)
+                    refusals.append(
+                        .init(
+                            at: request.receivedAt, source: source.name, reason: reason.rawValue,
+                            detail: error.detail, clientAddress: request.clientAddress, status: 503))
+                }
                 return Ingestor.error(
                     .unavailable, "the signing certificate cannot be checked right now", retryAfter: 30)
             }
@@ -136,7 +164,8 @@ public final class Ingestor: Sendable {
             return refuse(
                 request, source: source, kind: forbidden ? .forbidden : .unauthorized, reason: reason.rawValue,
                 detail: error.detail,
-                message: forbidden ? "client address not allowed" : "signature verification failed", logger: logger)
+                message: forbidden ? "client address not allowed" : "signature verification failed",
+                countsTowardLimit: true, logger: logger)
         }
 
         let headerKey = source.dedupe.header.flatMap { request.headers[$0] }.flatMap { $0.isEmpty ? nil : $0 }
@@ -149,7 +178,7 @@ public final class Ingestor: Sendable {
             let text = (error as? MappingError)?.description ?? "the body cannot be mapped"
             return refuse(
                 request, source: source, kind: .badRequest, reason: "malformed_body", detail: text, message: text,
-                logger: logger)
+                countsTowardLimit: false, logger: logger)
         }
         refuseHoursPastRetention(&result, receivedAt: request.receivedAt)
 
@@ -163,15 +192,25 @@ public final class Ingestor: Sendable {
         }
         let kind: IngestOutcome.Kind = status == .accepted ? .accepted : status == .rejected ? .rejected : .ignored
         // Ignored and rejected deliveries do not take the dedupe key, so a redelivery after a rule fix is processed.
-        let key = status == .accepted ? (headerKey ?? result.contentKey) : nil
+        let key: String?
+        if status != .accepted {
+            key = nil
+        } else if let signedId {
+            key = signedId
+        } else if source.dedupe.body {
+            // `dedupe: body`: a byte-identical body is a replay, whatever its (unsigned) delivery id.
+            key = "sha256:" + ByteEncoding.hex(Crypto.sha256(request.body))
+        } else {
+            key = headerKey ?? result.contentKey
+        }
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
             events: result.events, metrics: result.metrics, followUps: result.followUps,
             explanation: result.explanation,
             httpStatus: kind.statusCode,
             request: StoredRequest(
-                clientAddress: request.clientAddress, headers: request.headers.fields.map { ($0.name, $0.value) },
-                body: request.body))
+                clientAddress: request.clientAddress,
+                headers: Ingestor.maskingCredentials(request.headers, of: verifier.scheme), body: request.body))
         let stored: RecordResult
         do {
             stored = try await store.record(delivery)
@@ -284,6 +323,15 @@ public final class Ingestor: Sendable {
             kept.append(record)
         }
         result.records = kept
+    }
+
+    /// The request's headers with the values of the headers the source verifies with masked, whatever their names
+    /// (`StoredRequest` masks the ones whose names say they are secret).
+    static func maskingCredentials(_ headers: HeaderBag, of scheme: VerificationScheme) -> [(String, String)] {
+        let credentials = Set(scheme.credentialHeaders.map { $0.lowercased() })
+        return headers.fields.map { field in
+            (field.name, credentials.contains(field.name.lowercased()) ? StoredRequest.mask : field.value)
+        }
     }
 
     static func rejections(_ e: Explanation) -> JSONValue {

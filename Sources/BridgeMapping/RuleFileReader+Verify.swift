@@ -47,6 +47,7 @@ extension RuleFileReader {
                 scheme = preset.scheme
                 definition.preset = s
                 if definition.dedupe.header == nil { definition.dedupe.header = preset.deliveryIdHeader }
+                if preset.dedupesBody { definition.dedupe.body = true }
             case "unverified":
                 schemeNodes += 1
                 unverified = bool(value, what: "'unverified'") ?? false
@@ -307,11 +308,21 @@ extension RuleFileReader {
                 timestampHeader: timestampHeader, secretFormat: secretFormat) : nil
     }
 
+    /// `dedupe: body`, or a mapping of `header`, `key` and `body` (true or false).
     mutating func dedupe(_ node: Node, into definition: inout SourceDefinition) {
-        guard let pairs = mapping(node, allowed: ["header", "key"], what: "'dedupe'") else { return }
+        if let scalar = node.scalar {
+            if scalar.string == "body" {
+                definition.dedupe.body = true
+            } else {
+                error(node, "'dedupe' is 'body' or a mapping of 'header', 'key' and 'body'")
+            }
+            return
+        }
+        guard let pairs = mapping(node, allowed: ["header", "key", "body"], what: "'dedupe'") else { return }
         for (key, _, value) in pairs {
             if key == "header", let s = nonEmptyString(value, what: "'header'") { definition.dedupe.header = s }
             if key == "key", let t = template(value, what: "dedupe 'key'") { definition.dedupe.key = t }
+            if key == "body", let b = bool(value, what: "dedupe 'body'") { definition.dedupe.body = b }
         }
     }
 }

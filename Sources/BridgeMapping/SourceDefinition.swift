@@ -31,6 +31,9 @@ public struct SourceDefinition: Sendable {
         public var header: String?
         /// A content key for providers without a delivery id.
         public var key: Template?
+        /// `dedupe: body`: a byte-identical body within the dedupe window is a duplicate, whatever its delivery id
+        /// (on by default for the presets in `VerificationPreset.bodyDedupePresets`).
+        public var body: Bool = false
     }
 }
 

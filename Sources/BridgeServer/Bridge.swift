@@ -32,6 +32,7 @@ public final class Bridge: Sendable {
         configuration: BridgeConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         let metrics = BridgeMetrics()
@@ -96,7 +97,8 @@ public final class Bridge: Sendable {
         let ingestor = Ingestor(
             rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
             refusals: RefusalLog(capacity: 1000), limiter: RefusalLimiter(limitPerMinute: configuration.refusalLimit),
-            aggregateRetention: configuration.aggregateRetention, snsCertificates: snsCertificates,
+            aggregateRetention: configuration.aggregateRetention,
+            dedupeWindow: configuration.retentionDays * 86400, snsCertificates: snsCertificates,
             visit: { url in _ = try await Bridge.fetch(url, limit: 64 * 1024) }, onStored: { forwarder.notify() })
         self.ingestor = ingestor
         let reloader = RuleReloader(
@@ -105,28 +107,38 @@ public final class Bridge: Sendable {
         self.reloader = reloader
 
         let router = Router(context: BridgeRequestContext.self)
+        // First, so every route (and the answer to an unknown path) sees the client behind a trusted proxy.
+        router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
         let duplicates = DuplicateCounter()
         WebhookController(
             ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,
-            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent), duplicates: duplicates
+            concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent),
+            bodies: BodiesInProgress(limitPerClient: configuration.maxBodiesPerClient), duplicates: duplicates
         ).addRoutes(to: router)
         HealthController(
             store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
         ).addRoutes(to: router)
         if let token = configuration.adminToken {
+            // One count of wrong tokens per client address for the admin API and the console's sign-in.
+            let attempts = AdminAttempts()
             AdminController(
                 store: store, rules: rules, token: token, dryRunClient: dryRunClient, forwarder: forwarder,
-                refusals: ingestor.refusals
+                refusals: ingestor.refusals, attempts: attempts
             ).addRoutes(to: router)
             // The web console (docs/console.md): only with the admin token, which is its sign-in.
             try ConsoleController(
                 store: store, rules: rules, token: token, forwarder: forwarder, refusals: ingestor.refusals,
-                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun
+                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun, attempts: attempts
             ).addRoutes(to: router)
         }
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        RequestDeadlineHandler(timeout: .seconds(Int64(min(configuration.bodyTimeout, 86400))))
+                    ],
+                    idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "cloudthread-bridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -3,6 +3,7 @@ import BridgeDelivery
 import BridgeStore
 import BridgeStorePostgres
 import BridgeStoreSQLite
+import BridgeVerification
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -33,7 +34,8 @@ public struct BridgeConfiguration: Sendable {
     public var streamToken: Secret?
     /// - `BRIDGE_MAX_BODY_BYTES` (int, default 5 MiB): larger webhooks are answered 413.
     public var maxBodyBytes: Int = 5 * 1024 * 1024
-    /// - `BRIDGE_ADMIN_TOKEN` (secret, optional): bearer token of the admin API; without it the admin API is off.
+    /// - `BRIDGE_ADMIN_TOKEN` (secret, optional, at least 32 characters): bearer token of the admin API and the
+    ///   console's sign-in; without it both are off.
     public var adminToken: Secret?
     /// - `BRIDGE_BATCH_SIZE` (int, default 100): records per Cloudthread request.
     /// - `BRIDGE_LEASE_SECONDS` (int ≥ 1, default 300): how long a claim holds records; the records of a replica
@@ -48,9 +50,18 @@ public struct BridgeConfiguration: Sendable {
     /// - `BRIDGE_REFUSAL_LIMIT` (int, default 60, 0 = off): refused webhooks per minute from one address before it
     ///   is answered 429 with Retry-After until the minute ends.
     public var refusalLimit: Int = 60
+    /// - `BRIDGE_TRUSTED_PROXIES` (comma-separated CIDRs, default none): proxies whose `X-Forwarded-For` /
+    ///   `Forwarded` headers name the client. From any other peer the headers are ignored.
+    public var trustedProxies = TrustedProxies([])
 
     /// How long hourly aggregates are kept: at least 35 days, so a late observation never restarts a total.
     public var aggregateRetention: TimeInterval { max(35, retentionDays) * 86400 }
+    /// - `BRIDGE_BODY_TIMEOUT` (seconds ≥ 1, default 30): a request (head and body) not complete this long after
+    ///   its first byte is answered 408 and its connection closed.
+    public var bodyTimeout: Int = 30
+    /// - `BRIDGE_MAX_BODIES_PER_CLIENT` (int, default 32, 0 = no cap): webhooks of one client address whose bodies
+    ///   are arriving at once; above it, 429 with Retry-After. A slow sender cannot keep the others out.
+    public var maxBodiesPerClient: Int = 32
     /// - `BRIDGE_IDLE_TIMEOUT` (seconds, default 60): idle connections are closed after this.
     public var idleTimeout: Int = 60
     /// - `BRIDGE_SHUTDOWN_TIMEOUT` (seconds, default 25): longest graceful shutdown before exiting anyway.
@@ -61,6 +72,21 @@ public struct BridgeConfiguration: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     public init() {}
+
+    /// The shortest `BRIDGE_ADMIN_TOKEN` accepted.
+    public static let minimumAdminTokenLength = 32
+
+    /// Refuses settings no bridge should run with (`serve` and `Bridge` call it): an admin token short enough to
+    /// guess. The error never repeats the token.
+    public func validate() throws {
+        if let token = adminToken, token.bytes.count < Self.minimumAdminTokenLength {
+            throw ConfigurationError(
+                .outOfRange, setting: "BRIDGE_ADMIN_TOKEN", value: nil,
+                expected:
+                    "at least \(Self.minimumAdminTokenLength) characters long (this one has \(token.bytes.count)); "
+                    + "make one with `openssl rand -hex 32`")
+        }
+    }
 
     /// True without an API key: nothing is sent, what would be sent is logged.
     public var dryRun: Bool { apiKey == nil }
@@ -118,6 +144,23 @@ public struct BridgeConfiguration: Sendable {
         }
         if let n = try int("BRIDGE_MAX_CONCURRENT") { c.maxConcurrent = n }
         if let n = try int("BRIDGE_REFUSAL_LIMIT") { c.refusalLimit = n }
+        if let v = value("BRIDGE_TRUSTED_PROXIES") {
+            switch TrustedProxies.parse(v) {
+            case .success(let proxies): c.trustedProxies = proxies
+            case .failure(let error):
+                throw ConfigurationError(
+                    .invalidValue, setting: "BRIDGE_TRUSTED_PROXIES", value: error.entry,
+                    expected: "a comma-separated list of networks such as 10.0.0.0/8, 192.168.1.10 or fd00::/8")
+            }
+        }
+        if let n = try int("BRIDGE_BODY_TIMEOUT") {
+            guard n >= 1 else {
+                throw ConfigurationError(
+                    .outOfRange, setting: "BRIDGE_BODY_TIMEOUT", value: "\(n)", expected: "at least 1 second")
+            }
+            c.bodyTimeout = n
+        }
+        if let n = try int("BRIDGE_MAX_BODIES_PER_CLIENT") { c.maxBodiesPerClient = n }
         if let n = try int("BRIDGE_IDLE_TIMEOUT") { c.idleTimeout = n }
         if let n = try int("BRIDGE_SHUTDOWN_TIMEOUT") { c.shutdownTimeout = n }
         if let v = value("BRIDGE_WATCH_MAPPINGS") { c.watchMappings = !["0", "false", "no"].contains(v.lowercased()) }

@@ -6,6 +6,7 @@ import BridgeStore
 import BridgeVerification
 import Foundation
 import Hummingbird
+import Synchronization
 
 /// `GET /healthz`, `GET /readyz`, `GET /metrics`.
 struct HealthController {
@@ -14,6 +15,9 @@ struct HealthController {
     let rules: RuleSet
     let metrics: BridgeMetrics
     let dryRun: Bool
+    /// The store's counts on `/metrics` are read at most once per this interval; scrapes in between show the
+    /// last values, so a scraper (or many) cannot make the bridge query the store on every request.
+    let statsReads = ReadInterval(.seconds(5))
 
     func addRoutes(to router: Router<BridgeRequestContext>) {
         router.get("/healthz") { _, _ in
@@ -38,7 +42,7 @@ struct HealthController {
             return response
         }
         router.get("/metrics") { _, _ in
-            if let stats = try? await store.stats(now: Date()) {
+            if statsReads.claim(), let stats = try? await store.stats(now: Date()) {
                 metrics.setGauge(
                     "bridge_outbox_pending", Double(stats.pending + stats.inflight), help: "Records waiting to be sent")
                 metrics.setGauge("bridge_outbox_dead", Double(stats.dead), help: "Records in dead letters")
@@ -55,6 +59,22 @@ struct HealthController {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+        }
+    }
+}
+
+/// Lets one caller at a time through per interval: the first after the interval has passed gets true.
+final class ReadInterval: Sendable {
+    let interval: Duration
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(_ interval: Duration) { self.interval = interval }
+
+    func claim(now: ContinuousClock.Instant = .now) -> Bool {
+        last.withLock { last in
+            if let last, now - last < interval { return false }
+            last = now
+            return true
         }
     }
 }

@@ -12,6 +12,16 @@ public struct VerificationPreset: Sendable {
 
     public static var names: [String] { all.map(\.name) }
 
+    /// Presets whose every delivery body carries its own ids or times and whose signature does not cover the
+    /// delivery id header: a byte-identical body re-sent with a fresh delivery id is a replay, so their sources
+    /// deduplicate by the body (`dedupe: body`) unless the rule file says `dedupe: { body: false }`.
+    public static let bodyDedupePresets: Set<String> = [
+        "github", "gitlab", "bitbucket", "bitbucket-server", "jira", "pagerduty", "sentry",
+    ]
+
+    /// True when sources of this preset deduplicate by the body by default.
+    public var dedupesBody: Bool { Self.bodyDedupePresets.contains(name) }
+
     static func standardWebhooks(
         _ name: String, _ provider: String, prefix: String = "webhook", deliveryId: String? = nil
     ) -> VerificationPreset {

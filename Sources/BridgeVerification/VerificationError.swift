@@ -17,6 +17,9 @@ public struct VerificationError: Error, Sendable, Equatable, CustomStringConvert
         case topicNotAllowed = "topic_not_allowed"
         /// The certificate needed to check an SNS signature cannot be had right now (503: SNS retries).
         case certificateUnavailable = "certificate_unavailable"
+        /// The bridge's budget of SNS certificate fetches for this minute is spent (503: SNS retries). Not the
+        /// client's failure: it is not counted as a refusal.
+        case certificateBudgetSpent = "certificate_budget_spent"
     }
 
     public let reason: Reason

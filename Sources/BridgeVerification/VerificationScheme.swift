@@ -32,3 +32,22 @@ public enum VerificationScheme: Sendable, Equatable {
     /// No verification, which a rule file must declare explicitly.
     case unverified
 }
+
+extension VerificationScheme {
+    /// The headers this scheme reads a credential from (a signature, a token, a password), whatever their names:
+    /// their values are masked wherever a request is kept or shown, like the headers whose names say they are
+    /// secret.
+    public var credentialHeaders: [String] {
+        switch self {
+        case .hmac(let scheme): return [scheme.header]
+        case .token(let header, _): return [header]
+        case .basic: return ["Authorization"]
+        case .ed25519(let header, _, _): return [header]
+        case .jws(let header, _): return [header]
+        case .rsa(let header, _, _): return [header]
+        case .httpSignature(let header): return [header, "Signature", "Authorization"]
+        case .urlAndForm(let header, _): return [header]
+        case .queryToken, .awsSNS, .unverified: return []
+        }
+    }
+}

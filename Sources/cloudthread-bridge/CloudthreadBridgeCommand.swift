@@ -81,6 +81,12 @@ struct Serve: AsyncParsableCommand {
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         configuration.mappingsPath = mappings.path
+        do {
+            try configuration.validate()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let bridge: Bridge
         do {
             let host = configuration.host

@@ -13,7 +13,7 @@ import Testing
 /// The web console at `/ui/`: sign-in, sessions, CSRF, pages and escaping, over loopback HTTP.
 @Suite("Console", .serialized)
 struct ConsoleTests {
-    static let adminToken = "console-admin-token-1234"
+    static let adminToken = "console-admin-token-1234-0123456789abcdef"
 
     struct Page {
         var status: Int
@@ -108,7 +108,9 @@ struct ConsoleTests {
         for header in ["Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "Cache-Control"] {
             #expect(!login.headers[header].isEmpty, "\(header)")
         }
-        #expect(login.headers["Content-Security-Policy"].first == "default-src 'self'")
+        #expect(
+            login.headers["Content-Security-Policy"].first
+                == "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
         #expect(login.headers["X-Frame-Options"].first == "DENY")
         #expect(login.headers["Referrer-Policy"].first == "no-referrer")
         #expect(login.headers["Cache-Control"].first == "no-store")

@@ -290,15 +290,19 @@ struct EndToEndTests {
     }
 
     @Test func theAdminAPIIsBehindItsToken() async throws {
-        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) { $0.adminToken = Secret("admin-token") }
+        let h = try await BridgeHarness(rules: ["deploys.yaml": deployRules]) {
+            $0.adminToken = Secret("admin-token-of-at-least-32-characters")
+        }
         try await h.start()
         #expect(try await h.postGitHub(body: deployBody()).status == 202)
         #expect(try await h.get("/admin/deliveries").status == 401)
         #expect(try await h.get("/admin/deliveries", headers: [("Authorization", "Bearer wrong")]).status == 401)
-        let list = try await h.get("/admin/deliveries", headers: [("Authorization", "Bearer admin-token")])
+        let list = try await h.get(
+            "/admin/deliveries", headers: [("Authorization", "Bearer admin-token-of-at-least-32-characters")])
         #expect(list.status == 200)
         #expect(list.text.contains("\"status\" : \"accepted\""))
-        let one = try await h.get("/admin/deliveries/1", headers: [("Authorization", "Bearer admin-token")])
+        let one = try await h.get(
+            "/admin/deliveries/1", headers: [("Authorization", "Bearer admin-token-of-at-least-32-characters")])
         #expect(one.text.contains("\"rule\" : \"deploy\""))
         await h.finish()
     }

@@ -92,7 +92,10 @@ struct LifecycleTests {
             toFile: h.mappingsPath + "/deploys.yaml", atomically: true, encoding: .utf8)
         await h.eventually("refused") { h.logText.contains("rule reload (files changed) refused") }
         #expect(h.logText.contains("deploys.yaml:25:5: error: unknown key 'bogus' in a rule"))
-        #expect(try await h.postGitHub(body: deployBody(state: "rolled_back")).body?["events"] == .number(1))
+        // (Another body: the same one again would be a replay, `dedupe: body` of the github preset.)
+        #expect(
+            try await h.postGitHub(body: deployBody(service: "web", state: "rolled_back")).body?["events"] == .number(1)
+        )
         let metrics = try await h.get("/metrics")
         #expect(metrics.text.contains(#"bridge_rule_reloads_total{result="succeeded"} 1"#))
         #expect(metrics.text.contains(#"bridge_rule_reloads_total{result="failed"} 1"#))
@@ -105,7 +108,9 @@ struct LifecycleTests {
         try FileManager.default.createSymbolicLink(
             atPath: h.mappingsPath + "/deploys.yaml", withDestinationPath: "..data/deploys.yaml")
         await h.eventually("reloaded from the symlinked file") {
-            (try? await h.postGitHub(body: deployBody(state: "rolled_back")))?.body?["outcome"] == .string("ignored")
+            // A new body each time: one accepted under the old rules would make the next a replay.
+            let body = deployBody(service: "svc-\(UUID().uuidString.prefix(8))", state: "rolled_back")
+            return (try? await h.postGitHub(body: body))?.body?["outcome"] == .string("ignored")
         }
         await h.finish()
     }

@@ -60,12 +60,13 @@ struct SNSEndToEndTests {
         return Array(out)
     }
 
-    static func signed(_ dir: String, type: String = "Notification", topic: String = topic, message: String) throws
-        -> [UInt8]
-    {
+    static func signed(
+        _ dir: String, type: String = "Notification", topic: String = topic, message: String,
+        timestamp: String = "2024-05-01T14:03:00.000Z"
+    ) throws -> [UInt8] {
         var fields: [String: JSONValue] = [
             "Type": .string(type), "MessageId": .string(UUID().uuidString), "TopicArn": .string(topic),
-            "Message": .string(message), "Timestamp": .string("2024-05-01T14:03:00.000Z"),
+            "Message": .string(message), "Timestamp": .string(timestamp),
             "SignatureVersion": .string("2"),
             "SigningCertURL": .string("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-e2e.pem"),
             "Signature": .string("x"),

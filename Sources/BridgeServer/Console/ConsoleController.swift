@@ -27,13 +27,17 @@ struct ConsoleController {
     let reloader: RuleReloader
     let dryRun: Bool
     let sessions: ConsoleSessions
+    /// Failed sign-ins per client address, shared with the admin API's bearer tokens.
+    let attempts: AdminAttempts
     let library: MustacheLibrary
     let startedAt: Date
 
     init(
         store: any AdminStore & ConsoleStore, rules: RuleSet, token: Secret, forwarder: Forwarder, refusals: RefusalLog,
-        duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init()
+        duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init(),
+        attempts: AdminAttempts = .init()
     ) throws {
+        self.attempts = attempts
         self.store = store
         self.rules = rules
         self.token = token
@@ -54,7 +58,10 @@ struct ConsoleController {
     }
 
     func addRoutes(to router: Router<BridgeRequestContext>) {
-        let group = router.group("/ui").add(middleware: ConsoleHeadersMiddleware())
+        // On the router rather than the group: a router middleware also wraps the answer to a path or a method no
+        // route matches, so every /ui answer carries the console's headers, unknown paths and errors included.
+        router.add(middleware: ConsoleHeadersMiddleware())
+        let group = router.group("/ui")
         group.get("/static/console.css") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
@@ -64,7 +71,7 @@ struct ConsoleController {
             if signedIn(request) != nil { return Self.redirect("/ui/") }
             return page("login", title: "Sign in", signedIn: nil, ["error": false])
         }
-        group.post("/login") { request, _ in try await login(request) }
+        group.post("/login") { request, context in try await login(request, clientAddress: context.clientAddress) }
         group.post("/logout") { request, _ in
             try await action(request) { session, _ in
                 sessions.end(session.id)
@@ -143,10 +150,22 @@ struct ConsoleController {
         return form
     }
 
-    func login(_ request: Request) async throws -> Response {
+    func login(_ request: Request, clientAddress: String?) async throws -> Response {
+        if let wait = attempts.retryAfter(clientAddress) {
+            var response = page(
+                "login", title: "Sign in", signedIn: nil,
+                [
+                    "error":
+                        "Too many wrong tokens from this address: sign-in is refused for \(wait) more seconds."
+                ])
+            response.status = .tooManyRequests
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         let form = try await Self.form(request) ?? [:]
         let presented = form["token"] ?? ""
         guard !presented.isEmpty, Crypto.secretEquals(Array(presented.utf8), token.bytes) else {
+            attempts.noteFailure(clientAddress)
             var response = page(
                 "login", title: "Sign in", signedIn: nil, ["error": "That token is not the admin token."])
             response.status = .unauthorized
@@ -220,23 +239,40 @@ struct ConsoleController {
     }
 }
 
-/// The headers of every console response: no framing, no referrer, no caching, nothing from another origin.
+/// The headers of every console response (`/ui` and below, whatever the answer): no framing, no referrer, no
+/// caching, no content sniffing, nothing from another origin, forms only to the bridge. An error thrown by a page
+/// (a store error, a path or method no route matches) is turned into its answer here, so it carries them too.
 struct ConsoleHeadersMiddleware: RouterMiddleware {
     typealias Context = BridgeRequestContext
+
+    static let headers: [(HTTPField.Name, String)] = [
+        (.contentSecurityPolicy, "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+        (HTTPField.Name("X-Frame-Options")!, "DENY"),
+        (.cacheControl, "no-store"),
+        (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+        (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
+    ]
+
+    static func isConsole(_ path: String) -> Bool { path == "/ui" || path.hasPrefix("/ui/") }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
+        guard Self.isConsole(request.uri.path) else { return try await next(request, context) }
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as HTTPResponseError {
             response = try error.response(from: request, context: context)
+        } catch {
+            context.logger.error("console page failed", metadata: ["error": "\(error)"])
+            response = Response(
+                status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: "The console cannot answer right now; the bridge's log says why.\n")))
         }
-        response.headers[.contentSecurityPolicy] = "default-src 'self'"
-        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        response.headers[.cacheControl] = "no-store"
+        for (name, value) in Self.headers { response.headers[name] = value }
         return response
     }
 }

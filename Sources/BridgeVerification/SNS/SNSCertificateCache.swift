@@ -13,7 +13,10 @@ import Foundation
 /// `CERTIFICATE` block, and a readable certificate with an RSA key of at least 2048 bits. Nothing in the
 /// verification path removes an entry: a message whose signature fails does not cause a refetch (that would
 /// let anyone make the bridge fetch on demand). A failed fetch is remembered for `failureCooldown` so that a
-/// flood of messages naming a missing certificate causes one fetch per cooldown, not one per message.
+/// flood of messages naming a missing certificate causes one fetch per cooldown, not one per message; at most
+/// `maximumFailures` failures are remembered (the oldest give way). Fetches are bounded for the whole cache:
+/// at most `fetchesPerMinute` in a minute (fixed windows), so a flood of new well-formed URLs on SNS hosts costs
+/// a bounded number of outbound requests; past it, `certificateBudgetSpent` until the minute ends.
 public actor SNSCertificateCache {
     public typealias Fetch = @Sendable (URL) async throws -> [UInt8]
 
@@ -23,7 +26,14 @@ public actor SNSCertificateCache {
     public nonisolated let failureCooldown: TimeInterval
     /// Memory entries kept at most; beyond it the memory cache is emptied (disk entries stay).
     public nonisolated let maximumEntries: Int
+    /// Failed URLs remembered at most (each for `failureCooldown`).
+    public nonisolated let maximumFailures: Int
+    /// Outbound fetches allowed per minute (per `fetchWindowLength` seconds), for all URLs together.
+    public nonisolated let fetchesPerMinute: Int
+    /// The budget's window in seconds (60; longer in tests, so a slow run cannot cross it).
+    public nonisolated let fetchWindowLength: TimeInterval
     private let fetch: Fetch
+    private var fetchWindow: (start: Date, count: Int) = (.distantPast, 0)
 
     private var memory: [String: [UInt8]] = [:]
     private var inFlight: [String: Task<[UInt8], any Error>] = [:]
@@ -43,8 +53,12 @@ public actor SNSCertificateCache {
     ///     `maximumSize`, follow no redirects and use a short timeout).
     public init(
         persistentDirectory: String?, seedDirectory: String? = nil, maximumSize: Int = 64 * 1024,
-        failureCooldown: TimeInterval = 60, maximumEntries: Int = 256, fetch: @escaping Fetch
+        failureCooldown: TimeInterval = 60, maximumEntries: Int = 256, maximumFailures: Int = 1024,
+        fetchesPerMinute: Int = 20, fetchWindowLength: TimeInterval = 60, fetch: @escaping Fetch
     ) {
+        self.fetchWindowLength = fetchWindowLength
+        self.maximumFailures = max(1, maximumFailures)
+        self.fetchesPerMinute = max(1, fetchesPerMinute)
         self.persistentDirectory = persistentDirectory
         self.seedDirectory = seedDirectory
         self.maximumSize = maximumSize
@@ -84,12 +98,40 @@ public actor SNSCertificateCache {
             remember(key, pem)
             return pem
         } catch let error as VerificationError {
-            recentFailures[key] = (Date().addingTimeInterval(failureCooldown), error)
-            if recentFailures.count > 4 * maximumEntries {
-                recentFailures = recentFailures.filter { $0.value.until > Date() }
-            }
+            // A spent budget says nothing about the URL: it is tried again once the minute ends.
+            if error.reason != .certificateBudgetSpent { rememberFailure(key, error) }
             throw error
         }
+    }
+
+    /// Remembers a failed URL for `failureCooldown`, keeping at most `maximumFailures` (expired ones first, then
+    /// the oldest give way).
+    private func rememberFailure(_ key: String, _ error: VerificationError) {
+        let now = Date()
+        if recentFailures.count >= maximumFailures {
+            recentFailures = recentFailures.filter { $0.value.until > now }
+            while recentFailures.count >= maximumFailures,
+                let oldest = recentFailures.min(by: { $0.value.until < $1.value.until })?.key
+            {
+                recentFailures.removeValue(forKey: oldest)
+            }
+        }
+        recentFailures[key] = (now.addingTimeInterval(failureCooldown), error)
+    }
+
+    /// Failed URLs remembered now (for tests).
+    public var rememberedFailures: Int { recentFailures.count }
+
+    /// Takes one fetch from this minute's budget, or throws `certificateBudgetSpent`.
+    private func takeFetchFromBudget() throws {
+        let now = Date()
+        if now.timeIntervalSince(fetchWindow.start) >= fetchWindowLength { fetchWindow = (now, 0) }
+        guard fetchWindow.count < fetchesPerMinute else {
+            throw VerificationError(
+                .certificateBudgetSpent,
+                "the bridge fetches at most \(fetchesPerMinute) SNS signing certificates a minute; this one waits")
+        }
+        fetchWindow.count += 1
     }
 
     private func remember(_ key: String, _ pem: [UInt8]) {
@@ -119,6 +161,7 @@ public actor SNSCertificateCache {
                 return bytes
             }
         }
+        try takeFetchFromBudget()
         fetchCount += 1
         let body: [UInt8]
         do {
