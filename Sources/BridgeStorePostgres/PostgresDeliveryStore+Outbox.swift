@@ -207,7 +207,10 @@ extension PostgresDeliveryStore {
             var next: Double?
             for try await (pending, lease) in try await client.query(
                 """
-                SELECT (SELECT MIN(due_at) FROM outbox WHERE state = \(unescaped: OutboxState.pending.sql)),
+                SELECT (SELECT MIN(o.due_at) FROM outbox o WHERE o.state = \(unescaped: OutboxState.pending.sql)
+                          AND (o.agg_key IS NULL OR NOT EXISTS
+                               (SELECT 1 FROM outbox f WHERE f.agg_key = o.agg_key
+                                  AND f.state = \(unescaped: OutboxState.inflight.sql)))),
                        (SELECT MIN(claimed_until) FROM outbox WHERE state = \(unescaped: OutboxState.inflight.sql))
                 """, logger: logger
             ).decode((Double?, Double?).self) {

@@ -129,8 +129,13 @@ extension SQLiteDeliveryStore {
 
     public func nextDue() async throws -> Date? {
         try await perform { db in
-            let pending = try db.first("SELECT MIN(due_at) FROM outbox WHERE state = \(OutboxState.pending.sql)")?
-                .first?.real
+            // A pending send of a key still in flight is not due before that send ends (its lease end, below).
+            let pending = try db.first(
+                """
+                SELECT MIN(o.due_at) FROM outbox o WHERE o.state = \(OutboxState.pending.sql)
+                  AND (o.agg_key IS NULL OR NOT EXISTS
+                       (SELECT 1 FROM outbox f WHERE f.agg_key = o.agg_key AND f.state = \(OutboxState.inflight.sql)))
+                """)?.first?.real
             let lease = try db.first("SELECT MIN(claimed_until) FROM outbox WHERE state = \(OutboxState.inflight.sql)")?
                 .first?.real
             let next = [pending, lease].compactMap { $0 }.min()

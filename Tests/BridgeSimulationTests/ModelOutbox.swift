@@ -218,7 +218,8 @@ final class ModelOutbox: SimulatedOutbox, @unchecked Sendable {
 
     func nextDue() async throws -> Date? {
         var next: Date?
-        for row in open.values {
+        let busy = Set(open.values.filter { $0.state == "inflight" }.compactMap(\.aggKey))
+        for row in open.values where !(row.state == "pending" && row.aggKey.map(busy.contains) == true) {
             let t: Date? = row.state == "pending" ? row.dueAt : row.state == "inflight" ? row.claimedUntil : nil
             if let t, next.map({ t < $0 }) ?? true { next = t }
         }

@@ -28,6 +28,8 @@ import Testing
         var failures: [String] = []
     }
 
+    static let profile = environment["BRIDGE_SIM_PROFILE"] != nil
+
     static func runModel(seeds: [UInt64]) async -> Totals {
         let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
         return await withTaskGroup(of: (Int, Int, Int, Int, Int, [String]).self) { group in
@@ -42,7 +44,9 @@ import Testing
                     var failures: [String] = []
                     for seed in mine {
                         let s = Schedule.make(seed: seed)
+                        let t0 = Date()
                         let r = await Simulation.run(s, store: ModelOutbox())
+                        if profile { print("profile \(Date().timeIntervalSince(t0)) \(r.requests) \(s)") }
                         checks += r.checks
                         requests += r.requests
                         followUps += r.followUps

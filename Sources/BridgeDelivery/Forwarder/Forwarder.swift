@@ -96,7 +96,7 @@ public final class Forwarder: Service {
         if items.isEmpty {
             var next = now.addingTimeInterval(Double(configuration.pollInterval.components.seconds))
             if let due = try? await store.nextDue() {
-                // At least 50 ms: a due record may be held back by a send of the same key still in flight.
+                // At least 50 ms, whatever the store says (a record due now that could not be claimed).
                 next = min(next, max(due, now.addingTimeInterval(0.05)))
             }
             return next
