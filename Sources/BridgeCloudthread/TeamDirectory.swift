@@ -32,6 +32,8 @@ public actor TeamDirectory {
                 names = teams.map(\.name).sorted()
                 fetchedAt = now
             case .failure(let error):
+                // A refused API key is said at once (everything pauses); other failures fall back to the cache.
+                if case .unauthorized = error.outcome { return .unavailable(error.outcome) }
                 if let id = byName[key] { return .found(id) }
                 return .unavailable(error.outcome)
             }

@@ -152,6 +152,11 @@ final class SimCloudthread: @unchecked Sendable {
         entry.lost = commit && outcome != .accepted
         if commit { ledger.accepted(events: ids, keys: keys) }
         log.append(entry)
+        if Ledger.trace {
+            print(
+                "request \(log.count - 1) by \(generation) at \(Int(now.timeIntervalSince(start))) s: \(endpoint.request) "
+                    + "events \(ids) keys \(keys.count): \(outcome)")
+        }
         if commit && endpoint != .teams {
             for id in ids { commits[id, default: []].append(log.count - 1) }
             for (key, value) in zip(keys, values) { lastValue[key] = value }

@@ -10,7 +10,7 @@ import Testing
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// Seeds that found bugs; they run first, every time.
-    static let regressions: [UInt64] = [31, 39, 43, 1_000_002, 1_000_012]
+    static let regressions: [UInt64] = [31, 39, 43, 263_318, 296_194, 326_788, 1_000_002, 1_000_012]
 
     static func describe(_ s: Schedule, _ r: Simulation.Report, store: String) -> String {
         "Simulation seed \(s.seed) on the \(store) store broke \(r.violations.count) invariant(s):\n  "
@@ -25,6 +25,8 @@ import Testing
         var followUps = 0
         var restarts = 0
         var deadLetters = 0
+        var ran = 0
+        var failed = 0
         var failures: [String] = []
     }
 
@@ -32,7 +34,7 @@ import Testing
 
     static func runModel(seeds: [UInt64]) async -> Totals {
         let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
-        return await withTaskGroup(of: (Int, Int, Int, Int, Int, [String]).self) { group in
+        return await withTaskGroup(of: (Int, Int, Int, Int, Int, Int, Int, [String]).self) { group in
             for w in 0..<workers {
                 let mine = stride(from: w, to: seeds.count, by: workers).map { seeds[$0] }
                 group.addTask {
@@ -41,6 +43,8 @@ import Testing
                     var followUps = 0
                     var restarts = 0
                     var dead = 0
+                    var ran = 0
+                    var failed = 0
                     var failures: [String] = []
                     for seed in mine {
                         let s = Schedule.make(seed: seed)
@@ -52,16 +56,19 @@ import Testing
                         followUps += r.followUps
                         restarts += r.restarts
                         dead += r.deadLetters
+                        ran += 1
                         if !r.violations.isEmpty {
-                            failures.append(describe(s, r, store: "model"))
-                            if failures.count >= 3 { break }
+                            failed += 1
+                            if failures.count < 3 { failures.append(describe(s, r, store: "model")) }
                         }
                     }
-                    return (checks, requests, followUps, restarts, dead, failures)
+                    return (checks, requests, followUps, restarts, dead, ran, failed, failures)
                 }
             }
             var total = Totals()
-            for await (c, r, f, restarts, dead, failures) in group {
+            for await (c, r, f, restarts, dead, ran, failed, failures) in group {
+                total.ran += ran
+                total.failed += failed
                 total.checks += c
                 total.requests += r
                 total.followUps += f
@@ -85,7 +92,7 @@ import Testing
         let started = Date()
         let t = await Self.runModel(seeds: seeds)
         print(
-            "Simulation: \(seeds.count) schedules on the model store, \(t.checks) invariant checks, \(t.requests) "
+            "Simulation: \(t.ran) schedules on the model store, \(t.failed) failed, \(t.checks) invariant checks, \(t.requests) "
                 + "requests to Cloudthread, \(t.restarts) crashes, \(t.followUps) cost follow-ups, \(t.deadLetters) "
                 + "dead letters (all allowed), \(String(format: "%.1f", Date().timeIntervalSince(started))) s.")
         for f in t.failures { Issue.record(Comment(rawValue: f)) }

@@ -44,6 +44,8 @@ extension ForwarderCore {
             }
             return [decide(.dead(ids: ids, kind: request.kind, reason: "\(what): \(message)"))]
         case .unauthorized(let status):
+            // Not evidence about the records: a run of strikes must be failures in a row, so it starts over.
+            for id in ids { marks[id] = nil }
             return [pauseForwarding(status: status, endpoint: request.endpoint, now: now)]
         case .retry(let reason, let retryAfter):
             return retryable(request, reason: reason, retryAfter: retryAfter, now: now)
@@ -75,7 +77,7 @@ extension ForwarderCore {
                 remember(
                     FailureMark(
                         endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: true, strikes: strikes,
-                        acceptedDuringStrikes: acceptedTotal),
+                        acceptedDuringStrikes: acceptedTotal, failedAt: now),
                     for: item.id)
                 if strikes >= configuration.poisonStrikes {
                     return [
@@ -114,7 +116,7 @@ extension ForwarderCore {
             remember(
                 FailureMark(
                     endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: true, strikes: 0,
-                    acceptedDuringStrikes: 0),
+                    acceptedDuringStrikes: 0, failedAt: now),
                 for: item.id)
             let delay = configuration.retry.delay(attempt: item.attempts, retryAfter: retryAfter, using: &random)
             return [
@@ -130,7 +132,7 @@ extension ForwarderCore {
             remember(
                 FailureMark(
                     endpoint: endpoint, accepted: h.accepted, failed: h.failed, alone: request.items.count == 1,
-                    strikes: 0, acceptedDuringStrikes: 0),
+                    strikes: 0, acceptedDuringStrikes: 0, failedAt: now),
                 for: item.id)
         }
         return [

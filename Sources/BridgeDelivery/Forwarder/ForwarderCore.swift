@@ -214,15 +214,20 @@ public struct ForwarderCore: Sendable {
         return effects
     }
 
-    /// Batches of records that have not failed before, then each record that has, alone, those that failed least
-    /// first (a record that keeps failing goes last, so it cannot keep the others from being tried).
+    /// Batches of records that have not failed before, then each record that has, alone, those that failed longest
+    /// ago first (a record that keeps failing goes last, so it cannot keep the others from being tried).
     private mutating func plan(_ list: [OutboxItem], make: ([OutboxItem]) -> ForwarderRequest) {
         let after = configuration.isolateAfterAttempts
         let isolate = { (item: OutboxItem) in item.attempts >= after || item.strikes > 0 }
         let together = list.filter { !isolate($0) }
         var alone = list.filter { isolate($0) }
-        // A stable sort by attempts: the order of claiming among equals.
-        alone = alone.enumerated().sorted { ($0.element.attempts, $0.offset) < ($1.element.attempts, $1.offset) }
+        // Those that failed longest ago first (a record with no failure in this process first of all), then in the
+        // order of claiming.
+        let marks = self.marks
+        let rank = { (item: OutboxItem, offset: Int) in
+            ((marks[item.id]?.failedAt ?? .distantPast).timeIntervalSince1970, offset)
+        }
+        alone = alone.enumerated().sorted { rank($0.element, $0.offset) < rank($1.element, $1.offset) }
             .map { $0.element }
         for chunk in together.chunked(max(1, configuration.batchSize)) { queue.append(make(chunk)) }
         for one in alone { queue.append(make([one])) }

@@ -50,4 +50,7 @@ struct FailureMark: Sendable, Equatable {
     var strikes: Int
     /// Requests the endpoint accepted between this record's failures, over its current run of strikes.
     var acceptedDuringStrikes: Int
+    /// When it failed: in a round, the lone records that failed longest ago go first, so records that keep failing
+    /// cannot keep the others from being tried.
+    var failedAt: Date
 }
