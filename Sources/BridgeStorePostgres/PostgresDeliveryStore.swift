@@ -43,9 +43,17 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         aggregateRetention: TimeInterval = 35 * 86400, migrate: Bool = true,
         operationTimeout: Duration = .seconds(10)
     ) async throws -> PostgresDeliveryStore {
-        var config = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.username, password: url.password?.string,
-            database: url.database, tls: try url.tls(caFile: caFile))
+        let tls = try url.tls(caFile: caFile)
+        var config =
+            if let socket = url.unixSocketPath {
+                PostgresClient.Configuration(
+                    unixSocketPath: socket, username: url.username, password: url.password?.string,
+                    database: url.database)
+            } else {
+                PostgresClient.Configuration(
+                    host: url.host, port: url.port, username: url.username, password: url.password?.string,
+                    database: url.database, tls: tls)
+            }
         config.options.maximumConnections = max(1, poolSize)
         config.options.connectTimeout = .seconds(5)
         config.options.keepAliveBehavior = .init(frequency: .seconds(15))
