@@ -70,6 +70,15 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
             do {
                 try await store.migrate()
             } catch {
+                if let error = error as? StoreError, error.reason == .unavailable,
+                    [.require, .verifyCA, .verifyFull].contains(url.sslMode)
+                {
+                    // postgres-nio retries a refused TLS handshake silently: say what to check.
+                    let given = url.sslModeIsDefault ? "the default without sslmode" : "given in the URL"
+                    logger.error(
+                        "store: PostgreSQL did not answer with sslmode=\(url.sslMode.rawValue) (\(given)). If it is up: a server without TLS needs sslmode=disable in the URL, and a certificate from a private CA needs BRIDGE_DATABASE_CA_FILE (docs/deploy.md)."
+                    )
+                }
                 await store.close()
                 throw error
             }
