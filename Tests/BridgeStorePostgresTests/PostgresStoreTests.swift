@@ -180,6 +180,33 @@ struct PostgresStoreOfflineTests {
     }
 }
 
+/// A Unix socket directory as the URL's host: the store connects through the socket (as libpq, without TLS).
+@Suite(
+    "PostgreSQL over a Unix socket",
+    .enabled(if: TestPostgres.cluster != nil, "no local PostgreSQL cluster for the tests (its socket is needed)"))
+struct PostgresUnixSocketTests {
+    @Test func aSocketDirectoryAsTheHostStoresAWebhook() async throws {
+        let cluster = try #require(TestPostgres.cluster)
+        let base = try #require(TestPostgres.url.flatMap(PostgresDatabaseURL.init))
+        let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let directory = try #require(cluster.directory.addingPercentEncoding(withAllowedCharacters: unreserved))
+        let schema = "t_sock_" + UUID().uuidString.prefix(8).lowercased()
+        let url = try #require(
+            PostgresDatabaseURL(
+                "postgres://\(base.username)@\(directory):\(cluster.port)/\(base.database)?schema=\(schema)"))
+        #expect(url.sslMode == .prefer && url.sslModeIsDefault)
+        #expect(url.unixSocketPath == cluster.directory + "/.s.PGSQL.\(cluster.port)")
+        let store = try await PostgresDeliveryStore.open(url: url, logger: Logger(label: "test"))
+        let result = try await store.record(delivery(events: 1))
+        await dropSchema(store)
+        await store.close()
+        guard case .stored = result else {
+            Issue.record("not stored: \(result)")
+            return
+        }
+    }
+}
+
 /// `BRIDGE_DATABASE_URL`'s TLS: `verify-full` unless the URL says otherwise or the server is on this machine, each
 /// `sslmode` as libpq means it, and a parameter given twice refused.
 @Suite("PostgreSQL URL: TLS by default")
