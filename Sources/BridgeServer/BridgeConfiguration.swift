@@ -20,7 +20,8 @@ public struct BridgeConfiguration: Sendable {
     public var dataDirectory: String = "./data"
     /// - `BRIDGE_DATABASE_URL` (`postgres://user:password@host:5432/db?sslmode=...`, optional): the PostgreSQL
     ///   store shared by several replicas; without it the SQLite store in the data directory. The password is a
-    ///   secret: logs show `redacted`.
+    ///   secret: logs show `redacted`. No `sslmode` means `verify-full`, except on a Unix socket or a loopback
+    ///   host (`prefer`); a query parameter given twice is refused.
     public var databaseURL: PostgresDatabaseURL?
     /// - `BRIDGE_DATABASE_CA_FILE` (path, optional): PEM certificates trusted for PostgreSQL's TLS.
     public var databaseCAFile: String?
@@ -172,15 +173,12 @@ public struct BridgeConfiguration: Sendable {
 
     /// Parses `BRIDGE_DATABASE_URL`; the error never repeats the value (it holds the password).
     public static func parseDatabaseURL(_ text: String) throws -> PostgresDatabaseURL {
-        guard let url = PostgresDatabaseURL(text) else {
+        do throws(PostgresDatabaseURL.ParseError) {
+            return try PostgresDatabaseURL.parse(text)
+        } catch {
             throw ConfigurationError(
-                .invalidValue, setting: "BRIDGE_DATABASE_URL", value: nil,
-                expected:
-                    "postgres://user:password@host:5432/database (or postgresql://), with sslmode one of disable, "
-                    + "prefer, require, verify-ca, verify-full"
-            )
+                .invalidValue, setting: "BRIDGE_DATABASE_URL", value: nil, expected: error.expected)
         }
-        return url
     }
 
     /// Opens the store this configuration names: PostgreSQL when `databaseURL` is set (migrating it under an

@@ -43,9 +43,17 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         aggregateRetention: TimeInterval = 35 * 86400, migrate: Bool = true,
         operationTimeout: Duration = .seconds(10)
     ) async throws -> PostgresDeliveryStore {
-        var config = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.username, password: url.password?.string,
-            database: url.database, tls: try url.tls(caFile: caFile))
+        let tls = try url.tls(caFile: caFile)
+        var config =
+            if let socket = url.unixSocketPath {
+                PostgresClient.Configuration(
+                    unixSocketPath: socket, username: url.username, password: url.password?.string,
+                    database: url.database)
+            } else {
+                PostgresClient.Configuration(
+                    host: url.host, port: url.port, username: url.username, password: url.password?.string,
+                    database: url.database, tls: tls)
+            }
         config.options.maximumConnections = max(1, poolSize)
         config.options.connectTimeout = .seconds(5)
         config.options.keepAliveBehavior = .init(frequency: .seconds(15))
@@ -62,6 +70,15 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
             do {
                 try await store.migrate()
             } catch {
+                if let error = error as? StoreError, error.reason == .unavailable,
+                    [.require, .verifyCA, .verifyFull].contains(url.sslMode)
+                {
+                    // postgres-nio retries a refused TLS handshake silently: say what to check.
+                    let given = url.sslModeIsDefault ? "the default without sslmode" : "given in the URL"
+                    logger.error(
+                        "store: PostgreSQL did not answer with sslmode=\(url.sslMode.rawValue) (\(given)). If it is up: a server without TLS needs sslmode=disable in the URL, and a certificate from a private CA needs BRIDGE_DATABASE_CA_FILE (docs/deploy.md)."
+                    )
+                }
                 await store.close()
                 throw error
             }

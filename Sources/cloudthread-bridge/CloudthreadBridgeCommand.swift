@@ -39,7 +39,7 @@ struct DataDirOption: ParsableArguments {
     @Option(
         name: .customLong("database-url"),
         help:
-            "PostgreSQL store shared by replicas, postgres://user:password@host:5432/db?sslmode=require (env BRIDGE_DATABASE_URL; unset: SQLite in the data directory)."
+            "PostgreSQL store shared by replicas, postgres://user:password@host:5432/db (env BRIDGE_DATABASE_URL; no sslmode: verify-full, or prefer on a loopback host or Unix socket; unset: SQLite in the data directory)."
     )
     var databaseURL: String?
 

@@ -176,6 +176,152 @@ struct PostgresStoreOfflineTests {
         #expect(!url.redacted.contains("p/w") && !"\(url)".contains("p%2Fw"))
         #expect(PostgresDatabaseURL("postgres://h/db?sslmode=sometimes") == nil)
         #expect(PostgresDatabaseURL("mysql://h/db") == nil)
-        #expect(PostgresDatabaseURL("postgres://h/db")?.sslMode == .prefer)
+        #expect(PostgresDatabaseURL("postgres://h/db")?.sslMode == .verifyFull)
+    }
+}
+
+/// A Unix socket directory as the URL's host: the store connects through the socket (as libpq, without TLS).
+@Suite(
+    "PostgreSQL over a Unix socket",
+    .enabled(if: TestPostgres.cluster != nil, "no local PostgreSQL cluster for the tests (its socket is needed)"))
+struct PostgresUnixSocketTests {
+    @Test func aSocketDirectoryAsTheHostStoresAWebhook() async throws {
+        let cluster = try #require(TestPostgres.cluster)
+        let base = try #require(TestPostgres.url.flatMap(PostgresDatabaseURL.init))
+        let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let directory = try #require(cluster.directory.addingPercentEncoding(withAllowedCharacters: unreserved))
+        let schema = "t_sock_" + UUID().uuidString.prefix(8).lowercased()
+        let url = try #require(
+            PostgresDatabaseURL(
+                "postgres://\(base.username)@\(directory):\(cluster.port)/\(base.database)?schema=\(schema)"))
+        #expect(url.sslMode == .prefer && url.sslModeIsDefault)
+        #expect(url.unixSocketPath == cluster.directory + "/.s.PGSQL.\(cluster.port)")
+        let store = try await PostgresDeliveryStore.open(url: url, logger: Logger(label: "test"))
+        let result = try await store.record(delivery(events: 1))
+        await dropSchema(store)
+        await store.close()
+        guard case .stored = result else {
+            Issue.record("not stored: \(result)")
+            return
+        }
+    }
+}
+
+/// `BRIDGE_DATABASE_URL`'s TLS: `verify-full` unless the URL says otherwise or the server is on this machine, each
+/// `sslmode` as libpq means it, and a parameter given twice refused.
+@Suite("PostgreSQL URL: TLS by default")
+struct PostgresDatabaseURLTests {
+    /// A PEM certificate (the SNS fixture of the verification tests): any CA file will do.
+    static let caFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("BridgeVerificationTests/Fixtures/sns")
+        .appendingPathComponent("SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem").path
+
+    @Test func withoutSSLModeARemoteHostIsVerifyFull() throws {
+        let hosts = [
+            "db.example.com", "10.0.0.5", "128.0.0.1", "[2001:db8::1]", "[::2]", "localhost.example.com",
+            "mylocalhost",
+        ]
+        for host in hosts {
+            let url = try #require(PostgresDatabaseURL("postgres://u:pw@\(host):5432/db"), "\(host)")
+            #expect(url.sslMode == .verifyFull && url.sslModeIsDefault, "\(host)")
+            #expect(url.redacted == "postgres://u:***@\(host):5432/db?sslmode=verify-full")
+            let plan = try url.tlsPlan(caFile: nil)
+            #expect(plan.name == "require", "\(host)")
+            guard let config = plan.configuration else { continue }
+            #expect(config.certificateVerification == .fullVerification)
+            #expect(config.trustRoots == .default)
+        }
+    }
+
+    @Test func withoutSSLModeALoopbackHostKeepsPrefer() throws {
+        let hosts = ["127.0.0.1", "127.1.2.3", "localhost", "LocalHost", "localhost.", "[::1]", "[::ffff:127.0.0.1]"]
+        for host in hosts {
+            let url = try #require(PostgresDatabaseURL("postgres://u:pw@\(host)/db"), "\(host)")
+            #expect(url.sslMode == .prefer && url.sslModeIsDefault, "\(host)")
+            let plan = try url.tlsPlan(caFile: nil)
+            #expect(plan.name == "prefer", "\(host)")
+            guard let config = plan.configuration else { continue }
+            #expect(config.certificateVerification == .none)
+        }
+        // As the tests and CI connect (scripts/ci-postgres.sh, TestPostgres).
+        #expect(PostgresDatabaseURL("postgres://postgres:pw@127.0.0.1:55432/bridge_test")?.sslMode == .prefer)
+    }
+
+    @Test func withoutSSLModeAUnixSocketKeepsPreferAndHasNoTLS() throws {
+        let url = try #require(PostgresDatabaseURL("postgres://bridge:pw@%2Fvar%2Frun%2Fpostgresql:5433/bridge"))
+        #expect(url.host == "/var/run/postgresql" && url.unixSocketPath == "/var/run/postgresql/.s.PGSQL.5433")
+        #expect(url.sslMode == .prefer && url.sslModeIsDefault)
+        #expect(url.redacted == "postgres://bridge:***@%2Fvar%2Frun%2Fpostgresql:5433/bridge?sslmode=prefer")
+        #expect(try url.tlsPlan(caFile: nil).name == "disable")
+        #expect(PostgresDatabaseURL("postgres://bridge@db.example.com/bridge")?.unixSocketPath == nil)
+    }
+
+    @Test func anExplicitSSLModeIsKeptWhateverTheHost() throws {
+        let remote = try #require(PostgresDatabaseURL("postgres://bridge:pw@postgres:5432/bridge?sslmode=disable"))
+        #expect(remote.sslMode == .disable && !remote.sslModeIsDefault)
+        #expect(try remote.tlsPlan(caFile: nil).name == "disable")
+        let local = try #require(PostgresDatabaseURL("postgres://bridge:pw@127.0.0.1/bridge?sslmode=verify-full"))
+        #expect(local.sslMode == .verifyFull && !local.sslModeIsDefault)
+        let prefer = try #require(PostgresDatabaseURL("postgres://bridge:pw@db.example.com/bridge?sslmode=prefer"))
+        #expect(prefer.sslMode == .prefer)
+    }
+
+    /// The TLS each mode asks of postgres-nio: whether TLS is required, how the certificate is checked, against
+    /// which CAs.
+    @Test func eachModeMapsToItsTLSSettings() throws {
+        let ca = Self.caFile
+        let cases: [(mode: String, caFile: String?, use: String, check: String)] = [
+            ("disable", nil, "disable", ""), ("prefer", nil, "prefer", "none"), ("require", nil, "require", "none"),
+            ("verify-ca", nil, "require", "chain"), ("verify-full", nil, "require", "full"),
+            ("prefer", ca, "prefer", "chain"), ("require", ca, "require", "chain"),
+            ("verify-ca", ca, "require", "chain"), ("verify-full", ca, "require", "full"),
+            ("disable", ca, "disable", ""),
+        ]
+        for c in cases {
+            let url = try #require(
+                PostgresDatabaseURL("postgres://bridge:pw@db.example.com/bridge?sslmode=\(c.mode)"))
+            let plan = try url.tlsPlan(caFile: c.caFile)
+            #expect(plan.name == c.use, "\(c)")
+            guard let config = plan.configuration else { continue }
+            switch c.check {
+            case "none": #expect(config.certificateVerification == .none, "\(c)")
+            case "chain": #expect(config.certificateVerification == .noHostnameVerification, "\(c)")
+            default: #expect(config.certificateVerification == .fullVerification, "\(c)")
+            }
+            if c.caFile == nil {
+                #expect(config.trustRoots == .default, "\(c)")
+            } else if case .certificates(let certificates) = config.trustRoots {
+                #expect(certificates.count == 1, "\(c)")
+            } else {
+                Issue.record("\(c): the CA file is not the trust root")
+            }
+        }
+    }
+
+    @Test func aMissingCAFileIsAnError() throws {
+        let url = try #require(PostgresDatabaseURL("postgres://bridge:pw@db.example.com/bridge"))
+        #expect(throws: (any Error).self) { try url.tlsPlan(caFile: "/nonexistent/ca.pem") }
+    }
+
+    @Test func aRepeatedParameterIsRefusedByName() {
+        let cases = [
+            ("sslmode=disable&sslmode=verify-full", "sslmode"),
+            ("sslmode=verify-full&sslmode=verify-full", "sslmode"),
+            ("schema=a&sslmode=require&schema=b", "schema"),
+            ("application_name=x&application_name=y", "application_name"),
+        ]
+        for (query, name) in cases {
+            let text = "postgres://bridge:hunter2-pw@db.example.com/bridge?\(query)"
+            #expect(PostgresDatabaseURL(text) == nil)
+            #expect(throws: PostgresDatabaseURL.ParseError(reason: .repeatedParameter(name))) {
+                try PostgresDatabaseURL.parse(text)
+            }
+            do {
+                _ = try PostgresDatabaseURL.parse(text)
+            } catch {
+                #expect("\(error)".contains("'\(name)' is given more than once"))
+                #expect(!"\(error)".contains("hunter2"))
+            }
+        }
     }
 }
