@@ -10,7 +10,9 @@ import Testing
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// Seeds that found bugs; they run first, every time.
-    static let regressions: [UInt64] = [31, 39, 43, 263_318, 296_194, 326_788, 1_000_002, 1_000_012]
+    static let regressions: [UInt64] = [
+        31, 39, 43, 263_318, 296_194, 304_579, 326_788, 1_000_002, 1_000_012,
+    ]
 
     static func describe(_ s: Schedule, _ r: Simulation.Report, store: String) -> String {
         "Simulation seed \(s.seed) on the \(store) store broke \(r.violations.count) invariant(s):\n  "

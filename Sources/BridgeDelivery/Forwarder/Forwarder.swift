@@ -68,6 +68,10 @@ public final class Forwarder: Service {
         }
     }
 
+    /// Records claimed per round: four batches, and at least 100, so that records which keep failing (due again
+    /// sooner than the records their failures held back) cannot fill every round's claim by themselves.
+    static func claimLimit(_ c: ForwarderConfiguration) -> Int { max(c.batchSize * 4, 100) }
+
     static func duration(_ seconds: TimeInterval) -> Duration {
         .milliseconds(Int(min(max(seconds, 0.001), 86400) * 1000))
     }
@@ -88,7 +92,7 @@ public final class Forwarder: Service {
         let items: [OutboxItem]
         do {
             items = try await store.claimDue(
-                now: now, limit: configuration.batchSize * 4, lease: configuration.lease)
+                now: now, limit: Self.claimLimit(configuration), lease: configuration.lease)
         } catch {
             storeFailed("claim due records", error)
             return now.addingTimeInterval(1)
