@@ -6,25 +6,19 @@ import Testing
 /// scripts/ci-postgres.sh names), for tests that stop or restart the server. Every wait is bounded and runs off the
 /// cooperative pool.
 struct PostgresCluster: Sendable {
-    let bin: String
-    let data: String
-    let port: Int
+    let cluster: TestPostgres.Cluster
+    var port: Int { cluster.port }
 
     /// The cluster of the tests, or nil when there is none they may restart.
-    static var fromEnvironment: PostgresCluster? {
-        guard let cluster = TestPostgres.cluster else { return nil }
-        return PostgresCluster(bin: cluster.bin, data: cluster.directory, port: cluster.port)
-    }
+    static var fromEnvironment: PostgresCluster? { TestPostgres.cluster.map(PostgresCluster.init) }
 
     static var isAvailable: Bool { fromEnvironment != nil }
 
-    /// `pg_ctl` as the cluster's owner (postgres when the tests run as root); its exit status, nil on timeout.
-    /// The server's options live in the cluster's postgresql.conf (`TestPostgres`), so `start` brings
-    /// back the same server.
+    /// `pg_ctl` as the cluster's owner (the kit's `TestPostgres.Cluster.pgCtl`), off the cooperative pool; its exit
+    /// status, nil on timeout. The server's options live in the cluster's postgresql.conf, so `start` brings back
+    /// the same server.
     func pgCtl(_ arguments: [String], timeout: Double = 60) async -> Int32? {
-        let command = [bin + "/pg_ctl", "-D", data + "/data", "-l", data + "/log"] + arguments
-        let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + command : command
-        return await ChildProcess.run(argv, timeout: timeout)
+        (try? await offPool { [cluster] in cluster.pgCtl(arguments, timeout: timeout) }) ?? nil
     }
 
     func stop() async -> Int32? { await pgCtl(["-m", "fast", "-w", "stop"]) }
@@ -33,7 +27,8 @@ struct PostgresCluster: Sendable {
 
     /// True when the server accepts connections (`pg_isready`).
     func isReady() async -> Bool {
-        await ChildProcess.run([bin + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", "\(port)"], timeout: 10) == 0
+        await ChildProcess.run([cluster.bin + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", "\(port)"], timeout: 10)
+            == 0
     }
 
     /// Starts the server again if it is not accepting connections (every exit path of a test that stops it).
