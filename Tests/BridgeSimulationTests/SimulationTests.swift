@@ -20,8 +20,8 @@ import Testing
             + "\n  schedule: \(s)\n  replay: BRIDGE_SIM_SEED=\(s.seed) swift test --filter BridgeSimulationTests"
     }
 
-    /// Runs the schedules of `seeds` on fresh model stores, spread over the machine's cores; returns the totals.
-    struct Totals {
+    /// The sums over many schedules' reports.
+    struct Totals: Sendable {
         var checks = 0
         var requests = 0
         var followUps = 0
@@ -30,54 +30,54 @@ import Testing
         var ran = 0
         var failed = 0
         var failures: [String] = []
+
+        mutating func add(_ r: Simulation.Report, failure: @autoclosure () -> String) {
+            checks += r.checks
+            requests += r.requests
+            followUps += r.followUps
+            restarts += r.restarts
+            deadLetters += r.deadLetters
+            ran += 1
+            if !r.violations.isEmpty {
+                failed += 1
+                if failures.count < 3 { failures.append(failure()) }
+            }
+        }
+
+        mutating func add(_ other: Totals) {
+            checks += other.checks
+            requests += other.requests
+            followUps += other.followUps
+            restarts += other.restarts
+            deadLetters += other.deadLetters
+            ran += other.ran
+            failed += other.failed
+            failures += other.failures
+        }
     }
 
     static let profile = environment["BRIDGE_SIM_PROFILE"] != nil
 
+    /// Runs the schedules of `seeds` on fresh model stores, spread over the machine's cores; returns the totals.
     static func runModel(seeds: [UInt64]) async -> Totals {
         let workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
-        return await withTaskGroup(of: (Int, Int, Int, Int, Int, Int, Int, [String]).self) { group in
+        return await withTaskGroup(of: Totals.self) { group in
             for w in 0..<workers {
                 let mine = stride(from: w, to: seeds.count, by: workers).map { seeds[$0] }
                 group.addTask {
-                    var checks = 0
-                    var requests = 0
-                    var followUps = 0
-                    var restarts = 0
-                    var dead = 0
-                    var ran = 0
-                    var failed = 0
-                    var failures: [String] = []
+                    var totals = Totals()
                     for seed in mine {
                         let s = Schedule.make(seed: seed)
                         let t0 = Date()
                         let r = await Simulation.run(s, store: ModelOutbox())
                         if profile { print("profile \(Date().timeIntervalSince(t0)) \(r.requests) \(s)") }
-                        checks += r.checks
-                        requests += r.requests
-                        followUps += r.followUps
-                        restarts += r.restarts
-                        dead += r.deadLetters
-                        ran += 1
-                        if !r.violations.isEmpty {
-                            failed += 1
-                            if failures.count < 3 { failures.append(describe(s, r, store: "model")) }
-                        }
+                        totals.add(r, failure: describe(s, r, store: "model"))
                     }
-                    return (checks, requests, followUps, restarts, dead, ran, failed, failures)
+                    return totals
                 }
             }
             var total = Totals()
-            for await (c, r, f, restarts, dead, ran, failed, failures) in group {
-                total.ran += ran
-                total.failed += failed
-                total.checks += c
-                total.requests += r
-                total.followUps += f
-                total.restarts += restarts
-                total.deadLetters += dead
-                total.failures += failures
-            }
+            for await part in group { total.add(part) }
             return total
         }
     }
