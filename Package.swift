@@ -113,13 +113,25 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // `backfill`: past deploys read from GitHub's and GitLab's APIs, rebuilt as the webhooks those providers
+        // send, and stored through the ingest pipeline.
+        .target(
+            name: "BridgeBackfill",
+            dependencies: [
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeStore", "BridgeDelivery",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The CLI: glue only.
         .executableTarget(
             name: "cloudthread-bridge",
             dependencies: [
                 "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
                 "BridgeStoreSQLite", "BridgeStorePostgres", "BridgeDelivery",
-                "BridgeServer", "BridgeCI",
+                "BridgeServer", "BridgeCI", "BridgeBackfill",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -185,7 +197,7 @@ let package = Package(
             dependencies: [
                 "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
                 "BridgeStoreSQLite", "BridgeStorePostgres", "BridgeDelivery",
-                "BridgeServer", "BridgeCI", "BridgeStoreTestKit",
+                "BridgeServer", "BridgeCI", "BridgeStoreTestKit", "BridgeBackfill",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
