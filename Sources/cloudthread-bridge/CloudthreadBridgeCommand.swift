@@ -14,7 +14,7 @@ struct CloudthreadBridgeCommand: AsyncParsableCommand {
         abstract: "Turns deploy and incident webhooks into Cloudthread events and custom data.",
         subcommands: [
             Serve.self, Check.self, TestRules.self, Try.self, Sign.self, Send.self, Deliveries.self, DeadLetters.self,
-            Replay.self, Probe.self, CostImpactCommandLine.self, Migrate.self,
+            Replay.self, Backfill.self, Probe.self, CostImpactCommandLine.self, Migrate.self,
         ],
         defaultSubcommand: Serve.self)
 }
