@@ -90,7 +90,8 @@ public struct GitHubReader: BackfillReader {
                 // Oldest first, as GitHub sent them.
                 for status in statuses.reversed() {
                     guard case .object(let s) = status, let statusID = s["id"]?.number,
-                        let at = (s["updated_at"] ?? s["created_at"])?.stringValue.flatMap(TimeParsing.parse),
+                        let at = s["updated_at"]?.stringValue.flatMap(TimeParsing.parse)
+                            ?? s["created_at"]?.stringValue.flatMap(TimeParsing.parse),
                         window.contains(at)
                     else { continue }
                     let payload = JSONValue.object([

@@ -435,3 +435,62 @@ struct BackfillTests {
         await api.stop()
     }
 }
+
+/// The real binary: the summary, exit codes 0, 1 and 2, a second run, and the dry run.
+@Suite("backfill command", .serialized)
+struct BackfillCommandTests {
+    @Test func exitCodesAndSummary() async throws {
+        let api = FakeProviderAPI()
+        try await api.start()
+        _ = BackfillTests.seedGitHub(api)
+        let data = NSTemporaryDirectory() + "ctb-backfill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let env = [
+            "GITHUB_TOKEN": "gh-token", "GITHUB_API_URL": api.githubURL, "CLOUDTHREAD_STREAM_TOKEN": "stream-token-1",
+            "LOG_FORMAT": "text", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin",
+        ]
+        let args = [
+            "backfill", "--source", "github", "--repo", "octo-org/octo-repo", "--since", "10d",
+            "--mappings", "mappings/github.yaml", "--data-dir", data,
+        ]
+        let dry = try await runCLI(args + ["--dry-run"], environment: env)
+        #expect(dry.status == 0, "\(dry.output)")
+        #expect(dry.output.contains("== backfill:github:1012"))
+        #expect(!FileManager.default.fileExists(atPath: data + "/bridge.sqlite"))
+
+        let first = try await runCLI(args, environment: env)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(
+            first.output.contains("4 stored (8 records queued for Cloudthread), 0 already stored"), "\(first.output)")
+        #expect(first.output.contains("1 deployments without a status"))
+        let second = try await runCLI(args, environment: env)
+        #expect(second.status == 0)
+        #expect(
+            second.output.contains("0 stored (0 records queued for Cloudthread), 4 already stored"), "\(second.output)")
+        // `deliveries --id N` shows where a delivery came from (the list is newest first: 4 is the last stored).
+        let shown = try await runCLI(["deliveries", "--data-dir", data, "--id", "4"], environment: env)
+        #expect(shown.output.contains("\"deliveryKey\" : \"backfill:github:"), "\(shown.output)")
+
+        // A status whose time cannot be read: a rule matches and rejects every output, so exit 1 with the list.
+        api.state.withLock {
+            $0.statuses[104] = [
+                .object([
+                    "id": .number(1042), "state": .string("success"), "environment": .string("production"),
+                    "created_at": .string(BackfillTests.iso(BackfillTests.at(190))), "updated_at": .string("soon"),
+                ])
+            ]
+        }
+        let third = try await runCLI(args, environment: env)
+        #expect(third.status == 1, "\(third.output)")
+        #expect(third.output.contains("1 could not be mapped"))
+        #expect(third.output.contains("backfill:github:1042 (deployment 104 status 1042 (production, success))"))
+
+        var wrong = env
+        wrong["GITHUB_TOKEN"] = "not-the-token"
+        let refused = try await runCLI(args, environment: wrong)
+        #expect(refused.status == 2)
+        #expect(refused.output.contains("repo_deployment"))
+        #expect(!refused.output.contains("not-the-token"))
+        await api.stop()
+    }
+}
