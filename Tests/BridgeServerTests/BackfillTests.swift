@@ -436,6 +436,62 @@ struct BackfillTests {
     }
 }
 
+extension BackfillTests {
+    @Test(
+        "300 GitHub deployments and 300 GitLab deployments over 80 days: one delivery each, their events and hourly sums, nothing on a second run"
+    )
+    func threeHundredDeployments() async throws {
+        let api = FakeProviderAPI()
+        try await api.start()
+        let h = try await Self.harness()
+        let now = Date()
+        // One deploy every 6.4 hours, newest first: some hours get none, none gets two.
+        let times = (0..<300).map { now.addingTimeInterval(-Double($0 + 1) * 6.4 * 3600) }
+        api.state.withLock {
+            $0.pageSize = 100
+            $0.deployments = times.enumerated().map { i, t in Self.ghDeployment(10_000 + i, "production", created: t) }
+            for (i, t) in times.enumerated() {
+                $0.statuses[10_000 + i] = [
+                    Self.ghStatus(20_000 + i, "success", "production", at: t.addingTimeInterval(60))
+                ]
+            }
+            $0.gitlabDeployments = times.reversed().enumerated().map { i, t in
+                Self.glDeployment(30_000 + i, "success", "production", finished: t)
+            }
+        }
+        let window = BackfillWindow(since: now.addingTimeInterval(-90 * 86400), until: now, environment: nil)
+        let gh = try GitHubReader(
+            api: ProviderAPI(
+                provider: .github, baseURL: api.githubURL, token: Secret("gh-token"), clock: RecordingClock()),
+            repository: "octo-org/octo-repo", kind: .deployments)
+        let gl = try GitLabReader(
+            api: ProviderAPI(
+                provider: .gitlab, baseURL: api.gitlabURL + "/api/v4", token: Secret("gl-token"),
+                clock: RecordingClock()),
+            project: "group/app")
+        let github = try await Self.backfill(h, source: "github", gh, window: window)
+        let gitlab = try await Self.backfill(h, source: "gitlab", gl, window: window)
+        #expect(github.counts.stored == 300)
+        #expect(gitlab.counts.stored == 300)
+        #expect(github.counts.totalPages == 3)
+        await h.eventually("600 events and every hour's sum", timeout: .seconds(60)) {
+            h.fake.events.count == 600 && h.fake.points.values.reduce(0, +) == 600
+        }
+        // Each event at its status's hour.
+        let hours = Set(h.fake.events.compactMap { $0["timestamp"]?.stringValue })
+        #expect(
+            hours
+                == Set(times.map { CloudthreadTime.hour($0.addingTimeInterval(60)) }).union(
+                    times.map { CloudthreadTime.hour($0) }))
+        #expect(try await Self.backfill(h, source: "github", gh, window: window).counts.stored == 0)
+        #expect(try await Self.backfill(h, source: "gitlab", gl, window: window).counts.stored == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(h.fake.events.count == 600)
+        await h.finish()
+        await api.stop()
+    }
+}
+
 /// The real binary: the summary, exit codes 0, 1 and 2, a second run, and the dry run.
 @Suite("backfill command", .serialized)
 struct BackfillCommandTests {
