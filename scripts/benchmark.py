@@ -419,13 +419,19 @@ def make_rule_dir(workdir, count):
             f.write(text)
     # The load replays one body with a fresh delivery id per request: the presets that deduplicate by the body
     # (`dedupe: body`, on for GitHub, GitLab and the like) would take every request after the first as a replay,
-    # so their sources get `dedupe: { body: false }` and every webhook is processed.
+    # so their sources get `dedupe: { body: false }` and every webhook is processed. The rules' item keys
+    # (`dedupe_key`, the provider's deploy id) would do the same, so they are taken out too.
     for name in os.listdir(dst):
         path = os.path.join(dst, name)
         if not name.endswith(".yaml"):
             continue
         with open(path) as f:
             text = f.read()
+        without_keys = re.sub(r"^[ \t]*dedupe_key:.*\n", "", text, flags=re.M)
+        if without_keys != text:
+            text = without_keys
+            with open(path, "w") as f:
+                f.write(text)
         if re.search(r"^\s*preset:\s*(github|gitlab|bitbucket|bitbucket-server|jira|pagerduty|sentry)\b", text, re.M) \
                 and not re.search(r"^dedupe:", text, re.M):
             with open(path, "a") as f:
