@@ -30,11 +30,11 @@ public struct BackfillWindow: Sendable {
     public var until: Date
     public var environment: String?
 
-    /// `since` is taken back to the start of its hour, so that every hour the window touches is read whole (an
-    /// hour's data point is then computed from all its deploys).
+    /// `since` is taken back to the start of its hour and `until` on to the end of its own, so that every hour the
+    /// window touches is read whole (an hour's data point is then computed from all its deploys).
     public init(since: Date, until: Date, environment: String?) {
         self.since = Date(timeIntervalSince1970: (since.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
-        self.until = until
+        self.until = Date(timeIntervalSince1970: (until.timeIntervalSince1970 / 3600).rounded(.up) * 3600)
         self.environment = environment
     }
 

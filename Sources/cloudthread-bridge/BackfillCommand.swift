@@ -108,7 +108,7 @@ struct Backfill: AsyncParsableCommand {
                 code: error.exitCode)
         }
         line.finish()
-        print(summary(report, target: target, start: window.since, end: end))
+        print(summary(report, target: target, start: window.since, end: window.until))
         if !report.unmapped.isEmpty { throw ExitCode(1) }
     }
 
