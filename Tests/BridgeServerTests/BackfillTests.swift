@@ -541,6 +541,27 @@ struct BackfillCommandTests {
         #expect(third.output.contains("1 could not be mapped"))
         #expect(third.output.contains("backfill:github:1042 (deployment 104 status 1042 (production, success))"))
 
+        // A renamed source whose rule file uses the github preset is read from GitHub too.
+        let renamed = data + "-mappings"
+        try FileManager.default.createDirectory(atPath: renamed, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: renamed) }
+        try BackfillTests.shipped("github.yaml").replacingOccurrences(
+            of: "source: github\n", with: "source: github-prod\n"
+        )
+        .write(toFile: renamed + "/github-prod.yaml", atomically: true, encoding: .utf8)
+        let prod = try await runCLI(
+            [
+                "backfill", "--source", "github-prod", "--repo", "octo-org/octo-repo", "--since", "10d", "--dry-run",
+                "--mappings", renamed,
+            ], environment: env)
+        #expect(prod.status == 0, "\(prod.output)")
+        #expect(prod.output.contains("== backfill:github:1052"))
+        let notGitHub = try await runCLI(
+            ["backfill", "--source", "alertmanager", "--repo", "octo-org/octo-repo", "--since", "10d", "--dry-run"],
+            environment: env)
+        #expect(notGitHub.status == 2)
+        #expect(notGitHub.output.contains("does not use the github or gitlab preset"))
+
         var wrong = env
         wrong["GITHUB_TOKEN"] = "not-the-token"
         let refused = try await runCLI(args, environment: wrong)
