@@ -115,6 +115,56 @@ extension SQLiteDeliveryStore {
         }
     }
 
+    public func forwarderActivity(since: Date, now: Date) async throws -> ForwarderActivity {
+        try await perform { db in
+            let start = since.timeIntervalSince1970
+            let end = now.timeIntervalSince1970
+            let hours = max(1, Int((end - start) / 3600.0.rounded(.up)))
+            var activity = ForwarderActivity(hours: hours)
+            // Sent and dead records by the time they were marked (within the window); pending and in-flight ones
+            // through the (state, due_at) index, by the time they were created.
+            let marked = try db.query(
+                """
+                SELECT state, CAST((? - updated_at) / 3600 AS INTEGER), COUNT(*) FROM outbox
+                WHERE updated_at >= ? AND state IN (\(OutboxState.sent.sql), \(OutboxState.dead.sql))
+                GROUP BY 1, 2
+                """, [.real(end), .real(start)])
+            let waiting = try db.query(
+                """
+                SELECT state, CAST((? - created_at) / 3600 AS INTEGER), COUNT(*) FROM outbox
+                WHERE state IN (\(OutboxState.pending.sql), \(OutboxState.inflight.sql)) GROUP BY 1, 2
+                """, [.real(end)])
+            for row in marked + waiting {
+                guard let state = row[0].text, let age = row[1].integer, let count = row[2].integer else { continue }
+                activity.add(state: state, age: age, count: Int(count))
+            }
+            return activity
+        }
+    }
+
+    public func timeline(since: Date, limit: Int) async throws -> [TimelineRecord] {
+        try await perform { db in
+            // An event is due when it is created and later only when retried, and a follow-up is due after its
+            // deploy: `due_at >= since` bounds the read through the (state, due_at) index.
+            let states = OutboxState.allCases.map(\.sql).joined(separator: ", ")
+            return try db.query(
+                """
+                SELECT id, kind, state, record, delivery_id, created_at, updated_at FROM outbox
+                WHERE state IN (\(states)) AND due_at >= ? AND created_at >= ?
+                  AND kind IN (\(OutboxKind.event.sql), \(OutboxKind.costFollowUp.sql))
+                ORDER BY created_at, id LIMIT ?
+                """, [.real(since.timeIntervalSince1970), .real(since.timeIntervalSince1970), .int(max(0, limit))]
+            ).compactMap { r -> TimelineRecord? in
+                guard let id = r[0].integer, let kind = r[1].text, let state = r[2].text, let record = r[3].text
+                else { return nil }
+                return TimelineRecord(
+                    id: id, kind: kind, state: state, record: record, deliveryId: r[4].integer,
+                    createdAt: Date(timeIntervalSince1970: r[5].real ?? 0),
+                    updatedAt: Date(timeIntervalSince1970: r[6].real ?? 0))
+            }
+        }
+    }
+
     public func discardDeadLetters(_ ids: [Int64]) async throws -> Int {
         try await transaction { db in
             var count = 0

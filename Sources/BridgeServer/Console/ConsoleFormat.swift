@@ -66,3 +66,15 @@ enum ConsoleFormat {
         }
     }
 }
+
+extension ConsoleFormat {
+    /// `14:05`, in UTC.
+    static func hour(_ date: Date) -> String {
+        let s = Int(date.timeIntervalSince1970.rounded(.down))
+        let inDay = ((s % 86400) + 86400) % 86400
+        return String(format: "%02d:%02d", inDay / 3600, inDay % 3600 / 60)
+    }
+
+    /// `2024-05-01`, in UTC.
+    static func day(_ date: Date) -> String { String(time(date).prefix(10)) }
+}
