@@ -89,10 +89,7 @@ extension SQLiteDeliveryStore {
                     bySource[source]
                     ?? SourceActivity(
                         source: source, counts: [:], hourly: Array(repeating: 0, count: hours), lastReceivedAt: nil)
-                a.counts[status, default: 0] += Int(count)
-                // The last bucket is the hour up to `now`; older hours before it.
-                let h = hours - 1 - Int(min(max(0, age), Int64(hours - 1)))
-                a.hourly[h] += Int(count)
+                a.add(status: status, age: age, count: Int(count))
                 bySource[source] = a
             }
             // The newest delivery of each source through the (source, id) index: no scan of the table, whose rows

@@ -56,14 +56,14 @@ struct ConsolePagesTests {
         #expect(text.contains("<title id=\"chart-source-0-title\">deploys: webhooks per hour, last 24 hours</title>"))
         #expect(text.contains("1 accepted, 1 ignored, 0 rejected, 1 refused, 1 duplicates"))
         for key in ["accepted", "ignored", "refused", "duplicate"] {
-            #expect(text.contains("<rect class=\"\(key)\""), "\(key)")
+            #expect(text.contains("<rect class=\"\(key)\" x="), "\(key)")
         }
-        #expect(!text.contains("<rect class=\"rejected\""))
+        #expect(!text.contains("<rect class=\"rejected\" x="))
         #expect(text.contains("<pattern id=\"pat-stripes\""))
         #expect(text.contains("deploys: webhooks per hour, last 24 hours: the numbers"))
         // The forwarder's chart over the same hours: the event and the metric were sent.
         #expect(text.contains("aria-labelledby=\"chart-forwarder-title chart-forwarder-desc\""))
-        #expect(text.contains("<rect class=\"sent\""))
+        #expect(text.contains("<rect class=\"sent\" x="))
         #expect(text.contains("2 sent, 0 pending, 0 dead letters"))
         // No inline style: the CSP (default-src 'self') would block it.
         #expect(!text.contains("style="))
