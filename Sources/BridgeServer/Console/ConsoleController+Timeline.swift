@@ -217,7 +217,7 @@ extension ConsoleController {
         while t <= now.addingTimeInterval(1) {
             ticks.append([
                 "x": f(x(t)), "text": span <= 86400 ? ConsoleFormat.hour(t) : String(ConsoleFormat.day(t).suffix(5)),
-                "anchor": t == since ? "start" : "middle",
+                "anchor": t == since ? "start" : x(t) > right - 25 ? "end" : "middle",
             ])
             t = t.addingTimeInterval(step)
         }
@@ -246,7 +246,7 @@ extension ConsoleController {
                 [
                     "points": points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "),
                     "dots": points.map { ["x": f($0.0), "y": f($0.1), "label": $0.2] },
-                    "labelY": f(costTop + 10), "baseY": f(costTop + costHeight - 8),
+                    "labelY": f(costTop + 10), "peakY": f(costTop + 24), "baseY": f(costTop + costHeight - 8),
                     "peak": CostImpactFormat.money(peak, signed: false, source: .costView("")),
                 ] as [String: Any]
             desc +=

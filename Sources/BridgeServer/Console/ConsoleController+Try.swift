@@ -89,7 +89,6 @@ extension ConsoleController {
         let report: [String: Any] = [
             "outcome": outcome, "matched": matched.map { ["rule": $0] }, "noMatch": matched.isEmpty,
             "report": TryReport(mapper: mapper).render(incoming, source: definition, subpath: subpath),
-            "requests": TryReport.requests(for: result).map { ["path": $0.0, "body": $0.1] },
         ]
         return tryPage(session, form: form, notice: nil, result: report)
     }

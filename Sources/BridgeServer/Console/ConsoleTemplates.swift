@@ -209,23 +209,6 @@ enum ConsoleTemplates {
         <h1>Try a payload</h1>
         <p>What <code>cloudthread-bridge try</code> shows for a request: which rule matched and why, and the exact requests
         that would go to Cloudthread. Nothing is stored or sent, and the signature is not checked.</p>
-        <form method="post" action="/ui/try" class="try">
-        <input type="hidden" name="csrf" value="{{csrf}}">
-        <input type="hidden" name="delivery" value="{{delivery}}">
-        <label for="try-source">Source</label>
-        <select id="try-source" name="source" required>
-        {{#sourceOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}{{#disabled}} (disabled){{/disabled}}</option>{{/sourceOptions}}
-        </select>
-        <label for="try-path">Path after <code>/hooks/&lt;source&gt;/</code> (optional)</label>
-        <input id="try-path" name="path" value="{{path}}">
-        <label for="try-headers">Headers, one “Name: value” a line</label>
-        <textarea id="try-headers" name="headers" rows="5">{{headers}}</textarea>
-        <label for="try-body">Body (JSON, at most {{maxBodyBytes}} bytes)</label>
-        <textarea id="try-body" name="body" rows="14" required>{{body}}</textarea>
-        <button type="submit">Try it</button>
-        </form>
-        <p class="note">Or try a stored delivery again: the <strong>Try again</strong> link on a delivery's page fills this
-        form with its headers and body.</p>
         {{#result}}
         <section class="result" id="result" aria-labelledby="result-title">
         <h2 id="result-title">Result</h2>
@@ -238,6 +221,23 @@ enum ConsoleTemplates {
         {{/outcome}}
         </section>
         {{/result}}
+        <form method="post" action="/ui/try" class="try">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="delivery" value="{{delivery}}">
+        <label for="try-source">Source</label>
+        <select id="try-source" name="source" required>
+        {{#sourceOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}{{#disabled}} (disabled){{/disabled}}</option>{{/sourceOptions}}
+        </select>
+        <label for="try-path">Path after <code>/hooks/&lt;source&gt;/</code> (optional)</label>
+        <input id="try-path" name="path" value="{{path}}">
+        <label for="try-headers">Headers, one “Name: value” a line</label>
+        <textarea id="try-headers" name="headers" rows="5">{{headers}}</textarea>
+        <label for="try-body">Body (JSON, at most {{maxBodyBytes}} bytes)</label>
+        <textarea id="try-body" name="body" rows="8" required>{{body}}</textarea>
+        <button type="submit">Try it</button>
+        </form>
+        <p class="note">Or try a stored delivery again: the <strong>Try again</strong> link on a delivery's page fills this
+        form with its headers and body.</p>
         {{> footer}}
         """
 
@@ -259,7 +259,8 @@ enum ConsoleTemplates {
         {{#marks}}{{#windows}}<rect class="window {{kind}}" x="{{x}}" y="{{y}}" width="{{width}}" height="14"><title>{{label}}</title></rect>{{/windows}}<circle cx="{{x}}" cy="{{y}}" r="5" class="mark {{state}}{{#outside}} outside{{/outside}}"><title>{{label}}</title></circle>{{/marks}}
         </g>{{/lanes}}
         {{#cost}}<g class="cost"><text x="4" y="{{labelY}}" class="lane-name">daily cost</text>
-        <text x="4" y="{{baseY}}" class="tick">peak {{peak}}</text>
+        <text x="4" y="{{peakY}}" class="tick">up to {{peak}}</text>
+        <text x="4" y="{{baseY}}" class="tick">$0</text>
         <polyline points="{{points}}" class="cost-line"/>
         {{#dots}}<circle cx="{{x}}" cy="{{y}}" r="2.5" class="cost-dot"><title>{{label}}</title></circle>{{/dots}}</g>{{/cost}}
         <line x1="{{left}}" y1="{{axisY}}" x2="{{right}}" y2="{{axisY}}" class="axis"/>
@@ -339,7 +340,7 @@ enum ConsoleTemplates {
           max-height: 40rem; overflow: auto; }
         .chart { width: 100%; max-width: 30rem; height: auto; }
         .chart .axis { stroke: #888; stroke-width: 1; }
-        .chart .tick { fill: currentColor; font-size: 10px; }
+        .chart .tick { fill: currentColor; font-size: 14px; }
         .chart .tick.middle { text-anchor: middle; } .chart .tick.end { text-anchor: end; }
         .patterns { position: absolute; width: 0; height: 0; overflow: hidden; }
         .pat-line { stroke: #fff; stroke-width: 1.6; } .pat-dot { fill: #fff; }
@@ -368,7 +369,7 @@ enum ConsoleTemplates {
         .ranges ul { display: flex; gap: 1rem; list-style: none; padding: 0; }
         .timeline { width: 100%; max-width: 60rem; height: auto; }
         .timeline .lane-name, .timeline .tick { fill: currentColor; font-size: 11px; }
-        .timeline .tick.middle { text-anchor: middle; }
+        .timeline .tick.middle { text-anchor: middle; } .timeline .tick.end { text-anchor: end; }
         .timeline .lane-line { stroke: #8886; stroke-width: 1; }
         .timeline .axis { stroke: #888; stroke-width: 1; }
         .mark { stroke: #1b5e20; stroke-width: 2; fill: #2e7d32; }
