@@ -124,18 +124,17 @@ extension PostgresDeliveryStore {
 
     public func timeline(since: Date, limit: Int) async throws -> [TimelineRecord] {
         let start = since.timeIntervalSince1970
-        let states = OutboxState.allCases.map(\.sql).joined(separator: ", ")
         return try await perform("read the timeline") { [logger] client in
             var out: [TimelineRecord] = []
-            // An event is due when it is created and later only when retried, and a follow-up is due after its
-            // deploy: `due_at >= since` bounds the read through the (state, due_at) index.
+            // A record is last updated when (or after) it is created: the newest first through the index on
+            // updated_at, stopping after `limit`.
             for try await (id, kind, state, record, delivery, created, updated) in try await client.query(
                 """
                 SELECT id, kind, state, record, delivery_id, created_at, updated_at FROM outbox
-                WHERE state IN (\(unescaped: states)) AND due_at >= \(start) AND created_at >= \(start)
+                WHERE updated_at >= \(start) AND created_at >= \(start)
                   AND kind IN (\(unescaped: OutboxKind.event.sql), \(unescaped: OutboxKind.costFollowUp.sql))
                   AND record IS NOT NULL
-                ORDER BY created_at, id LIMIT \(max(0, limit))
+                ORDER BY updated_at DESC LIMIT \(max(0, limit))
                 """, logger: logger
             ).decode((Int64, String, String, String, Int64?, Double, Double).self) {
                 out.append(
@@ -144,7 +143,7 @@ extension PostgresDeliveryStore {
                         createdAt: Date(timeIntervalSince1970: created), updatedAt: Date(timeIntervalSince1970: updated)
                     ))
             }
-            return out
+            return out.reversed()
         }
     }
 

@@ -118,11 +118,11 @@ extension SQLiteDeliveryStore {
             let end = now.timeIntervalSince1970
             let hours = max(1, Int((end - start) / 3600.0.rounded(.up)))
             var activity = ForwarderActivity(hours: hours)
-            // Sent and dead records by the time they were marked (within the window); pending and in-flight ones
-            // through the (state, due_at) index, by the time they were created.
+            // Sent and dead records by the time they were marked, through the index on updated_at; pending and
+            // in-flight ones through the (state, due_at) index, by the time they were created.
             let marked = try db.query(
                 """
-                SELECT state, CAST((? - updated_at) / 3600 AS INTEGER), COUNT(*) FROM outbox
+                SELECT state, CAST((? - updated_at) / 3600 AS INTEGER), COUNT(*) FROM outbox INDEXED BY outbox_updated
                 WHERE updated_at >= ? AND state IN (\(OutboxState.sent.sql), \(OutboxState.dead.sql))
                 GROUP BY 1, 2
                 """, [.real(end), .real(start)])
@@ -141,17 +141,16 @@ extension SQLiteDeliveryStore {
 
     public func timeline(since: Date, limit: Int) async throws -> [TimelineRecord] {
         try await perform { db in
-            // An event is due when it is created and later only when retried, and a follow-up is due after its
-            // deploy: `due_at >= since` bounds the read through the (state, due_at) index.
-            let states = OutboxState.allCases.map(\.sql).joined(separator: ", ")
-            return try db.query(
+            // A record is last updated when (or after) it is created: the newest first through the index on
+            // updated_at, stopping after `limit`.
+            try db.query(
                 """
-                SELECT id, kind, state, record, delivery_id, created_at, updated_at FROM outbox
-                WHERE state IN (\(states)) AND due_at >= ? AND created_at >= ?
+                SELECT id, kind, state, record, delivery_id, created_at, updated_at FROM outbox INDEXED BY outbox_updated
+                WHERE updated_at >= ? AND created_at >= ?
                   AND kind IN (\(OutboxKind.event.sql), \(OutboxKind.costFollowUp.sql))
-                ORDER BY created_at, id LIMIT ?
+                ORDER BY updated_at DESC LIMIT ?
                 """, [.real(since.timeIntervalSince1970), .real(since.timeIntervalSince1970), .int(max(0, limit))]
-            ).compactMap { r -> TimelineRecord? in
+            ).reversed().compactMap { r -> TimelineRecord? in
                 guard let id = r[0].integer, let kind = r[1].text, let state = r[2].text, let record = r[3].text
                 else { return nil }
                 return TimelineRecord(

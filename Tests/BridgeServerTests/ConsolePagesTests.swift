@@ -179,6 +179,31 @@ struct ConsolePagesTests {
         await h.finish()
     }
 
+    @Test func aCostImpactFollowUpShowsItsBeforeAndAfterWindows() async throws {
+        let rules = CostFollowUpTests.rules("view: \"${COST_VIEW_ID}\"")
+        let h = try await Self.harness(rules: ["deploys.yaml": rules]) { c in c.environment["COST_VIEW_ID"] = "view-1" }
+        try await h.start()
+        let b = Browser(port: h.port)
+        _ = try await CostFollowUpTests.deploy(h)
+        await h.eventually("the deploy event is sent") { h.fake.events.count == 1 }
+        _ = try await b.signIn()
+        let page = try await b.get("/ui/timeline?range=24h")
+        #expect(page.status == 200)
+        let day = CostFollowUpTests.deployDay
+        let before = "\(day.adding(-7)!.iso) to \(day.adding(-1)!.iso)"
+        let after = "\(day.adding(1)!.iso) to \(day.adding(3)!.iso)"
+        #expect(page.text.contains("<h2>cost impact follow-up (1)</h2>"))
+        #expect(page.text.contains("Before window \(before), after window \(after)"))
+        #expect(page.text.contains("<rect class=\"window before\""))
+        #expect(page.text.contains("<title>after window \(after)</title>"))
+        #expect(page.text.contains("<h2>deploy (1)</h2>"))
+        // Without CLOUDTHREAD_COST_VIEW_ID or ?view= the page says how to get the cost line, and reads nothing.
+        #expect(page.text.contains("Set CLOUDTHREAD_COST_VIEW_ID"))
+        #expect(h.fake.state.withLock { $0.costQueries.isEmpty })
+        await b.close()
+        await h.finish()
+    }
+
     @Test func theNewPagesNeedASession() async throws {
         let h = try await Self.harness()
         try await h.start()

@@ -28,7 +28,7 @@ struct ConsoleStoreTests {
         let store = try await SQLiteDeliveryStore.open(path: path, logger: Logger(label: "test"))
         let task = Task { try await store.run() }
         let version = try await store.perform { db in try db.first("PRAGMA user_version")?.first?.integer }
-        #expect(version == 2)
+        #expect(version == 3)
         let old = try #require(try await store.deliveryDetail(id: 1))
         #expect(old.request == nil)
         #expect(old.summary.status == "ignored")
@@ -134,10 +134,13 @@ struct ConsolePageTests {
             let day = try await store.timeline(since: now.addingTimeInterval(-86400), limit: 100)
             #expect(day.count == 2)
             #expect(day.allSatisfy { $0.kind == "event" && EventRecord(storedJSON: $0.record)?.type == "deploy" })
-            #expect(day.map(\.createdAt) == day.map(\.createdAt).sorted())
+            // The last updated `limit`, oldest first: the one sent 2 h ago, then the one dead-lettered now.
+            #expect(day.map(\.updatedAt) == day.map(\.updatedAt).sorted())
+            #expect(day.map(\.state) == ["sent", "dead"])
             let twoDays = try await store.timeline(since: now.addingTimeInterval(-2 * 86400), limit: 100)
             #expect(twoDays.count == 3)
-            #expect(try await store.timeline(since: now.addingTimeInterval(-2 * 86400), limit: 1).count == 1)
+            let last = try await store.timeline(since: now.addingTimeInterval(-2 * 86400), limit: 1)
+            #expect(last.count == 1 && last.first?.state != "sent")
         }
     }
 }

@@ -37,7 +37,7 @@ extension ConsoleController {
     static let timelineRanges: [(key: String, label: String, seconds: TimeInterval)] = [
         ("24h", "24 hours", 86400), ("7d", "7 days", 7 * 86400), ("30d", "30 days", 30 * 86400),
     ]
-    static let timelineLimit = 2000
+    static let timelineLimit = 500
 
     /// One mark: an event at its time, or a cost follow-up at its deploy with its windows.
     struct Mark {

@@ -248,7 +248,7 @@ enum ConsoleTemplates {
         <p>What the bridge sent to Cloudthread's cost chart (or, in dry run, would send), by the time of each event.</p>
         <nav class="ranges" aria-label="Time range"><ul>{{#ranges}}<li>{{#current}}<strong aria-current="page">{{label}}</strong>{{/current}}{{^current}}<a href="{{href}}">{{label}}</a>{{/current}}</li>{{/ranges}}</ul></nav>
         {{#costNote}}<p class="note">{{costNote}}</p>{{/costNote}}
-        {{#limited}}<p class="note">Only the first {{limit}} records of this range are shown.</p>{{/limited}}
+        {{#limited}}<p class="note">Only the {{limit}} records of this range that changed last are shown.</p>{{/limited}}
         {{#chart}}
         <figure class="chart-figure">
         <svg class="timeline" viewBox="{{viewBox}}" role="img" aria-labelledby="timeline-title timeline-desc">
