@@ -35,6 +35,7 @@ struct ConsoleChart {
             let f = ConsoleFormat.hour
             return "\(f(start(h)))–\(f(start(h + 1)))"
         }
+        let hourTexts = (0..<hours).map(hourText)
         var bars: [[String: Any]] = []
         for h in 0..<hours where totals[h] > 0 {
             var y = plotBottom
@@ -46,7 +47,7 @@ struct ConsoleChart {
                 y -= height
                 segments.append([
                     "key": s.key, "x": format(Double(h) * slot + 2), "y": format(y), "width": format(barWidth),
-                    "height": format(height), "label": "\(hourText(h)) UTC: \(n) \(s.label)",
+                    "height": format(height), "label": "\(hourTexts[h]) UTC: \(n) \(s.label)",
                 ])
             }
             bars.append(["segments": segments])
@@ -69,7 +70,7 @@ struct ConsoleChart {
         let rows: [[String: Any]] = (0..<hours).reversed().compactMap { h in
             guard totals[h] > 0 else { return nil }
             return [
-                "hour": hourText(h),
+                "hour": hourTexts[h],
                 "cells": series.map { s -> [String: Any] in ["n": s.values.indices.contains(h) ? s.values[h] : 0] },
             ]
         }
@@ -82,5 +83,10 @@ struct ConsoleChart {
         ]
     }
 
-    static func format(_ x: Double) -> String { String(format: "%.1f", x) }
+    /// One decimal (`12.5`), without `String(format:)`, which is slow enough to matter in a chart's thousand numbers.
+    static func format(_ x: Double) -> String {
+        let tenths = Int((x * 10).rounded())
+        let sign = tenths < 0 ? "-" : ""
+        return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
+    }
 }

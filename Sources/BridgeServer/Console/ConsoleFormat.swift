@@ -72,7 +72,8 @@ extension ConsoleFormat {
     static func hour(_ date: Date) -> String {
         let s = Int(date.timeIntervalSince1970.rounded(.down))
         let inDay = ((s % 86400) + 86400) % 86400
-        return String(format: "%02d:%02d", inDay / 3600, inDay % 3600 / 60)
+        let (h, m) = (inDay / 3600, inDay % 3600 / 60)
+        return (h < 10 ? "0\(h)" : "\(h)") + (m < 10 ? ":0\(m)" : ":\(m)")
     }
 
     /// `2024-05-01`, in UTC.
