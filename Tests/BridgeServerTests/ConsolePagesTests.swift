@@ -121,6 +121,12 @@ struct ConsolePagesTests {
         let hook = try await h.postGitHub(body: Array(big.utf8))
         #expect(hook.status == 413)
         #expect(hook.text.contains("body larger than 2000 bytes"))
+        // A form too large to read at all (more than three times the limit, plus headers) gets the same 413.
+        let huge = try await b.request(
+            .POST, "/ui/try",
+            form: [("source", "deploys"), ("body", String(repeating: "x", count: 300_000)), ("csrf", csrf)])
+        #expect(huge.status == 413)
+        #expect(huge.text.contains("body larger than 2000 bytes"))
         #expect(try await h.bridge.store.deliveries(limit: 10, source: nil).isEmpty)
 
         // A stored delivery fills the form.

@@ -128,9 +128,19 @@ struct ConsoleController {
         }
         // The form carries a body up to the webhook limit, percent-encoded (up to 3 bytes a byte), and headers.
         group.post("/try") { request, _ in
-            try await action(request, formLimit: maxBodyBytes * 3 + 256 * 1024) { session, form in
-                tryRun(session, form)
+            let limit = maxBodyBytes * 3 + 256 * 1024
+            // A form too large to read: the webhook path's 413, not a refusal for a CSRF token it could not read.
+            if let session = signedIn(request), let length = request.headers[.contentLength].flatMap(Int.init),
+                length > limit
+            {
+                var response = tryPage(
+                    session, form: TryForm(), notice: nil,
+                    result: ["error": "body larger than \(maxBodyBytes) bytes", "status": 413])
+                response.status = .contentTooLarge
+                response.headers[.connection] = "close"
+                return response
             }
+            return try await action(request, formLimit: limit) { session, form in tryRun(session, form) }
         }
         group.get("/timeline") { request, _ in
             try await view(request) { session in try await timeline(request, session) }

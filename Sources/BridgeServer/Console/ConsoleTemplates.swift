@@ -71,6 +71,7 @@ enum ConsoleTemplates {
         </div>
         {{#hasDisabled}}<p class="disabled-list"><strong>Not configured, so disabled ({{disabledCount}}):</strong>
         {{#disabled}}<span class="disabled-source">{{name}} ({{reason}}){{^last}};{{/last}}</span> {{/disabled}}</p>{{/hasDisabled}}
+        <p>What reached Cloudthread's cost chart, and when: the <a href="/ui/timeline">timeline</a>.</p>
         <h2>Forwarder</h2>
         <dl class="facts">
         <dt>State</dt><dd>{{#paused}}<span class="bad">paused</span>{{/paused}}{{^paused}}running{{/paused}}
