@@ -3,8 +3,9 @@
 
 Starts the real binary (`swift build` first; `-c release` and BRIDGE_BINARY=.build/release/cloudthread-bridge for
 release figures) on loopback with BRIDGE_ADMIN_TOKEN, fills its SQLite store with N deliveries (default 100,000,
-over the last 30 days, 3 sources, each with headers and a 1 KiB body) straight through sqlite3, signs in, and prints
-the median and worst time of each page over 20 requests.
+over the last 30 days, 3 sources, each with headers and a 1 KiB body, and for each one an event record in the outbox,
+sent a second after it arrived) straight through sqlite3, signs in, and prints the median and worst time of each
+page over 20 requests.
 
     scripts/console-benchmark.py [N]
 """
@@ -80,6 +81,12 @@ def main():
                 ((rng.choice(["github", "gitlab", "pagerduty"]), f"k{i}", now - (n - i) * (30 * 86400 / n),
                   rng.choice(["accepted", "accepted", "ignored", "rejected"]), 202, 1, 0, explanation,
                   "192.0.2.1", headers, body, len(body)) for i in range(n)))
+            db.executemany(
+                "INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)"
+                " VALUES ('event', ?, ?, 'sent', ?, ?, ?)",
+                ((i + 1, json.dumps({"timestamp": time.strftime("%Y-%m-%d %H:00:00", time.gmtime(t)),
+                                     "type": "deploy", "rule": "deploy", "description": f"api {i}"}),
+                  t, t, t + 1) for i, t in ((i, now - (n - i) * (30 * 86400 / n)) for i in range(n))))
         db.close()
         print(f"{n} deliveries inserted in {time.time() - started:.1f} s")
 
@@ -91,7 +98,7 @@ def main():
             cookie = e.headers["Set-Cookie"].split(";")[0]
         pages = ["/ui/", "/ui/deliveries", f"/ui/deliveries?before={n // 2}",
                  "/ui/deliveries?source=gitlab&status=rejected", f"/ui/deliveries/{n}", "/ui/dead-letters",
-                 "/ui/rules"]
+                 "/ui/rules", "/ui/timeline?range=24h", "/ui/timeline?range=7d", "/ui/timeline?range=30d", "/ui/try"]
         print(f"{'page':50} {'median ms':>10} {'worst ms':>10} {'bytes':>8}")
         for page in pages:
             times = []

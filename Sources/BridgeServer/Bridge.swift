@@ -128,7 +128,10 @@ public final class Bridge: Sendable {
             // The web console (docs/console.md): only with the admin token, which is its sign-in.
             try ConsoleController(
                 store: store, rules: rules, token: token, forwarder: forwarder, refusals: ingestor.refusals,
-                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun, attempts: attempts
+                duplicates: duplicates, reloader: reloader, dryRun: configuration.dryRun, attempts: attempts,
+                mapper: Mapper(defaultStreamToken: configuration.streamToken, dryRun: true),
+                maxBodyBytes: configuration.maxBodyBytes, client: configuration.dryRun ? nil : client,
+                costViewID: configuration.environment["CLOUDTHREAD_COST_VIEW_ID"].flatMap { $0.isEmpty ? nil : $0 }
             ).addRoutes(to: router)
         }
         let app = Application(

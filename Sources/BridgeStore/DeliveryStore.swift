@@ -45,6 +45,11 @@ public protocol ConsoleStore: Sendable {
     func deliveryDetail(id: Int64) async throws -> DeliveryDetail?
     /// Per source, deliveries by status and per hour since `since`, and the newest delivery ever.
     func activity(since: Date, now: Date) async throws -> [SourceActivity]
+    /// The outbox hour by hour since `since`: records sent and dead-lettered in each hour (by the time they were
+    /// marked), records still pending or in flight by the hour they were created.
+    func forwarderActivity(since: Date, now: Date) async throws -> ForwarderActivity
+    /// Events and cost follow-ups created since `since` (any state): the `limit` last updated, oldest first.
+    func timeline(since: Date, limit: Int) async throws -> [TimelineRecord]
     /// Deletes dead letters (only records in the dead state); returns how many.
     func discardDeadLetters(_ ids: [Int64]) async throws -> Int
 }

@@ -81,10 +81,7 @@ extension PostgresDeliveryStore {
                 """, logger: logger
             ).decode((String, String, Int64, Int64).self) {
                 var a = entry(source)
-                a.counts[status, default: 0] += Int(count)
-                // The last bucket is the hour up to `now`; older hours before it.
-                let h = hours - 1 - Int(min(max(0, age), Int64(hours - 1)))
-                a.hourly[h] += Int(count)
+                a.add(status: status, age: age, count: Int(count))
                 bySource[source] = a
             }
             for try await (source, last) in try await client.query(
@@ -98,6 +95,55 @@ extension PostgresDeliveryStore {
                 bySource[source] = a
             }
             return bySource.values.sorted { $0.source < $1.source }
+        }
+    }
+
+    public func forwarderActivity(since: Date, now: Date) async throws -> ForwarderActivity {
+        let start = since.timeIntervalSince1970
+        let end = now.timeIntervalSince1970
+        let hours = max(1, Int((end - start) / 3600.0.rounded(.up)))
+        return try await perform("read the forwarder's activity") { [logger] client in
+            var activity = ForwarderActivity(hours: hours)
+            for try await (state, age, count) in try await client.query(
+                """
+                SELECT state, FLOOR((\(end) - updated_at) / 3600)::BIGINT, COUNT(*) FROM outbox
+                WHERE updated_at >= \(start)
+                  AND state IN (\(unescaped: OutboxState.sent.sql), \(unescaped: OutboxState.dead.sql))
+                GROUP BY 1, 2
+                UNION ALL
+                SELECT state, FLOOR((\(end) - created_at) / 3600)::BIGINT, COUNT(*) FROM outbox
+                WHERE state IN (\(unescaped: OutboxState.pending.sql), \(unescaped: OutboxState.inflight.sql))
+                GROUP BY 1, 2
+                """, logger: logger
+            ).decode((String, Int64, Int64).self) {
+                activity.add(state: state, age: age, count: Int(count))
+            }
+            return activity
+        }
+    }
+
+    public func timeline(since: Date, limit: Int) async throws -> [TimelineRecord] {
+        let start = since.timeIntervalSince1970
+        return try await perform("read the timeline") { [logger] client in
+            var out: [TimelineRecord] = []
+            // A record is last updated when (or after) it is created: the newest first through the index on
+            // updated_at, stopping after `limit`.
+            for try await (id, kind, state, record, delivery, created, updated) in try await client.query(
+                """
+                SELECT id, kind, state, record, delivery_id, created_at, updated_at FROM outbox
+                WHERE updated_at >= \(start) AND created_at >= \(start)
+                  AND kind IN (\(unescaped: OutboxKind.event.sql), \(unescaped: OutboxKind.costFollowUp.sql))
+                  AND record IS NOT NULL
+                ORDER BY updated_at DESC LIMIT \(max(0, limit))
+                """, logger: logger
+            ).decode((Int64, String, String, String, Int64?, Double, Double).self) {
+                out.append(
+                    TimelineRecord(
+                        id: id, kind: kind, state: state, record: record, deliveryId: delivery,
+                        createdAt: Date(timeIntervalSince1970: created), updatedAt: Date(timeIntervalSince1970: updated)
+                    ))
+            }
+            return out.reversed()
         }
     }
 

@@ -90,6 +90,12 @@ extension PostgresDeliveryStore {
         "CREATE INDEX IF NOT EXISTS deliveries_received_source ON deliveries(received_at, source, status)",
     ]
 
+    /// Version 3: an index on the time an outbox record last changed, for the console's forwarder chart and
+    /// timeline, as in the SQLite store.
+    static let schemaVersion3: [String] = [
+        "CREATE INDEX IF NOT EXISTS outbox_updated ON outbox(updated_at)"
+    ]
+
     /// Applies the migrations not yet applied, in one transaction under the migration lock.
     public func migrate() async throws {
         let schema = url.schema
@@ -107,18 +113,24 @@ extension PostgresDeliveryStore {
             {
                 version = v ?? 0
             }
-            guard version < 2 else { return 0 }
+            guard version < 3 else { return 0 }
             if version < 1 {
                 for statement in Self.schemaVersion1 {
                     try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await db.query("INSERT INTO bridge_schema (version) VALUES (1)", logger: logger)
             }
-            for statement in Self.schemaVersion2 {
+            if version < 2 {
+                for statement in Self.schemaVersion2 {
+                    try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await db.query("INSERT INTO bridge_schema (version) VALUES (2)", logger: logger)
+            }
+            for statement in Self.schemaVersion3 {
                 try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await db.query("INSERT INTO bridge_schema (version) VALUES (2)", logger: logger)
-            return 2
+            try await db.query("INSERT INTO bridge_schema (version) VALUES (3)", logger: logger)
+            return 3
         }
         if applied > 0 { logger.notice("store: PostgreSQL schema migrated to version \(applied)") }
     }

@@ -89,10 +89,7 @@ extension SQLiteDeliveryStore {
                     bySource[source]
                     ?? SourceActivity(
                         source: source, counts: [:], hourly: Array(repeating: 0, count: hours), lastReceivedAt: nil)
-                a.counts[status, default: 0] += Int(count)
-                // The last bucket is the hour up to `now`; older hours before it.
-                let h = hours - 1 - Int(min(max(0, age), Int64(hours - 1)))
-                a.hourly[h] += Int(count)
+                a.add(status: status, age: age, count: Int(count))
                 bySource[source] = a
             }
             // The newest delivery of each source through the (source, id) index: no scan of the table, whose rows
@@ -112,6 +109,55 @@ extension SQLiteDeliveryStore {
                 bySource[source] = a
             }
             return bySource.values.sorted { $0.source < $1.source }
+        }
+    }
+
+    public func forwarderActivity(since: Date, now: Date) async throws -> ForwarderActivity {
+        try await perform { db in
+            let start = since.timeIntervalSince1970
+            let end = now.timeIntervalSince1970
+            let hours = max(1, Int((end - start) / 3600.0.rounded(.up)))
+            var activity = ForwarderActivity(hours: hours)
+            // Sent and dead records by the time they were marked, through the index on updated_at; pending and
+            // in-flight ones through the (state, due_at) index, by the time they were created.
+            let marked = try db.query(
+                """
+                SELECT state, CAST((? - updated_at) / 3600 AS INTEGER), COUNT(*) FROM outbox INDEXED BY outbox_updated
+                WHERE updated_at >= ? AND state IN (\(OutboxState.sent.sql), \(OutboxState.dead.sql))
+                GROUP BY 1, 2
+                """, [.real(end), .real(start)])
+            let waiting = try db.query(
+                """
+                SELECT state, CAST((? - created_at) / 3600 AS INTEGER), COUNT(*) FROM outbox
+                WHERE state IN (\(OutboxState.pending.sql), \(OutboxState.inflight.sql)) GROUP BY 1, 2
+                """, [.real(end)])
+            for row in marked + waiting {
+                guard let state = row[0].text, let age = row[1].integer, let count = row[2].integer else { continue }
+                activity.add(state: state, age: age, count: Int(count))
+            }
+            return activity
+        }
+    }
+
+    public func timeline(since: Date, limit: Int) async throws -> [TimelineRecord] {
+        try await perform { db in
+            // A record is last updated when (or after) it is created: the newest first through the index on
+            // updated_at, stopping after `limit`.
+            try db.query(
+                """
+                SELECT id, kind, state, record, delivery_id, created_at, updated_at FROM outbox INDEXED BY outbox_updated
+                WHERE updated_at >= ? AND created_at >= ?
+                  AND kind IN (\(OutboxKind.event.sql), \(OutboxKind.costFollowUp.sql))
+                ORDER BY updated_at DESC LIMIT ?
+                """, [.real(since.timeIntervalSince1970), .real(since.timeIntervalSince1970), .int(max(0, limit))]
+            ).reversed().compactMap { r -> TimelineRecord? in
+                guard let id = r[0].integer, let kind = r[1].text, let state = r[2].text, let record = r[3].text
+                else { return nil }
+                return TimelineRecord(
+                    id: id, kind: kind, state: state, record: record, deliveryId: r[4].integer,
+                    createdAt: Date(timeIntervalSince1970: r[5].real ?? 0),
+                    updatedAt: Date(timeIntervalSince1970: r[6].real ?? 0))
+            }
         }
     }
 

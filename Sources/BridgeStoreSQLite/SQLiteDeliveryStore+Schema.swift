@@ -79,6 +79,12 @@ extension SQLiteDeliveryStore {
         CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at, source, status);
         """
 
+    /// Version 3: an index on the time an outbox record last changed, for the console's forwarder chart and
+    /// timeline (records sent or dead-lettered in a window, the newest events first).
+    static let schemaVersion3 = """
+        CREATE INDEX IF NOT EXISTS outbox_updated ON outbox(updated_at);
+        """
+
     static func migrate(_ db: SQLiteDatabase, logger: Logger) throws {
         try db.execute(pragmas)
         let version = try db.first("PRAGMA user_version")?.first?.integer ?? 0
@@ -88,6 +94,17 @@ extension SQLiteDeliveryStore {
             do {
                 try db.execute(schemaVersion2)
                 try db.execute("PRAGMA user_version = 2")
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+        if version < 3 {
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                try db.execute(schemaVersion3)
+                try db.execute("PRAGMA user_version = 3")
                 try db.execute("COMMIT")
             } catch {
                 try? db.execute("ROLLBACK")

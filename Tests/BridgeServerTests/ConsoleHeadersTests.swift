@@ -35,6 +35,8 @@ struct ConsoleHeadersTests {
         #expect(try await b.signIn().status == 303)
         answers.append(("GET /ui/ signed in", try await b.get("/ui/")))
         answers.append(("GET /ui/deliveries/999", try await b.get("/ui/deliveries/999")))
+        answers.append(("GET /ui/try signed in", try await b.get("/ui/try")))
+        answers.append(("GET /ui/timeline signed in", try await b.get("/ui/timeline?range=30d")))
         answers.append(("GET /ui/deliveries/abc", try await b.get("/ui/deliveries/abc")))
         answers.append(("POST retry without csrf", try await b.request(.POST, "/ui/dead-letters/1/retry", form: [])))
         answers.append(("POST /ui/nothing", try await b.request(.POST, "/ui/nothing", form: [("x", "y")])))

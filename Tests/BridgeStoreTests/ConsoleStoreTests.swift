@@ -28,7 +28,7 @@ struct ConsoleStoreTests {
         let store = try await SQLiteDeliveryStore.open(path: path, logger: Logger(label: "test"))
         let task = Task { try await store.run() }
         let version = try await store.perform { db in try db.first("PRAGMA user_version")?.first?.integer }
-        #expect(version == 2)
+        #expect(version == 3)
         let old = try #require(try await store.deliveryDetail(id: 1))
         #expect(old.request == nil)
         #expect(old.summary.status == "ignored")
@@ -88,6 +88,59 @@ struct ConsolePageTests {
             try await store.markDead(claimed.map(\.id), reason: "refused", now: now)
             #expect(try await store.discardDeadLetters([claimed[0].id, 999]) == 1)
             #expect(try await store.deadLetters(limit: 10).count == claimed.count - 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.available) func hourlyOutcomesForwarderHoursAndTimeline(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let now = Date()
+            // Source "a": accepted 5 h ago (two), ignored 5 h ago, rejected 1 h ago, accepted 30 h ago (outside).
+            for (hoursAgo, status) in [
+                (5.2, NewDelivery.Status.accepted), (5.5, .accepted), (5.1, .ignored), (1.5, .rejected),
+                (30, .accepted),
+            ] {
+                var d = delivery(events: status == .accepted ? 1 : 0)
+                d.source = "a"
+                d.status = status
+                d.receivedAt = now.addingTimeInterval(-hoursAgo * 3600)
+                _ = try await store.record(d)
+            }
+            let activity = try await store.activity(since: now.addingTimeInterval(-86400), now: now)
+            let a = try #require(activity.first { $0.source == "a" })
+            var accepted = Array(repeating: 0, count: 24)
+            accepted[24 - 1 - 5] = 2
+            var ignored = Array(repeating: 0, count: 24)
+            ignored[24 - 1 - 5] = 1
+            var rejected = Array(repeating: 0, count: 24)
+            rejected[24 - 1 - 1] = 1
+            #expect(a.hourlyByStatus == ["accepted": accepted, "ignored": ignored, "rejected": rejected])
+            #expect(a.hourly == zip(zip(accepted, ignored), rejected).map { $0.0 + $0.1 + $1 })
+
+            // Three events (two in the window, one 30 h old): one sent 2 h ago, one dead-lettered now.
+            // Sorted by id: the events of the deliveries 5.2 h, 5.5 h and 30 h old.
+            let claimed = try await store.claimDue(now: now, limit: 10, lease: 60).sorted { $0.id < $1.id }
+            #expect(claimed.count == 3)
+            try await store.markSent([claimed[0].id], now: now.addingTimeInterval(-2 * 3600))
+            try await store.markDead([claimed[1].id], reason: "refused", now: now)
+            try await store.markRetry(
+                [claimed[2].id], dueAt: now, error: "later", countAttempt: true, strikes: nil, now: now)
+            let forwarder = try await store.forwarderActivity(since: now.addingTimeInterval(-86400), now: now)
+            #expect(forwarder.sent.count == 24)
+            #expect(forwarder.sent[24 - 1 - 2] == 1 && forwarder.sent.reduce(0, +) == 1)
+            #expect(forwarder.dead[23] == 1 && forwarder.dead.reduce(0, +) == 1)
+            // The record still pending was created 30 h ago: it counts in the first hour of the window.
+            #expect(forwarder.pending[0] == 1 && forwarder.pending.reduce(0, +) == 1)
+
+            let day = try await store.timeline(since: now.addingTimeInterval(-86400), limit: 100)
+            #expect(day.count == 2)
+            #expect(day.allSatisfy { $0.kind == "event" && EventRecord(storedJSON: $0.record)?.type == "deploy" })
+            // The last updated `limit`, oldest first: the one sent 2 h ago, then the one dead-lettered now.
+            #expect(day.map(\.updatedAt) == day.map(\.updatedAt).sorted())
+            #expect(day.map(\.state) == ["sent", "dead"])
+            let twoDays = try await store.timeline(since: now.addingTimeInterval(-2 * 86400), limit: 100)
+            #expect(twoDays.count == 3)
+            let last = try await store.timeline(since: now.addingTimeInterval(-2 * 86400), limit: 1)
+            #expect(last.count == 1 && last.first?.state != "sent")
         }
     }
 }

@@ -13,40 +13,58 @@ extension ConsoleController {
         let stats = try await store.stats(now: now)
         let activity = Dictionary(
             try await store.activity(since: since, now: now).map { ($0.source, $0) }, uniquingKeysWith: { a, _ in a })
-        var refused: [String: Int] = [:]
+        let outbox = try await store.forwarderActivity(since: since, now: now)
+        let hours = outbox.sent.count
+        var refused: [String: [Int]] = [:]
         for entry in refusals.recent(limit: refusals.capacity) where entry.at >= since {
-            refused[entry.source, default: 0] += 1
+            let age = Int(now.timeIntervalSince(entry.at) / 3600)
+            guard age >= 0, age < hours else { continue }
+            refused[entry.source, default: Array(repeating: 0, count: hours)][hours - 1 - age] += 1
         }
-        let sources: [[String: Any]] = rules.snapshot.sources.values.sorted { $0.name < $1.name }.map { s in
+        let all = rules.snapshot.sources.values.sorted { $0.name < $1.name }
+        let enabled = all.filter { $0.disabledReason == nil && $0.verifier != nil }
+        let configured = enabled.enumerated().map { i, s -> [String: Any] in
             let a = activity[s.name]
-            let hourly = a?.hourly ?? Array(repeating: 0, count: 24)
-            let peak = max(1, hourly.max() ?? 0)
-            let bars: [[String: Any]] = hourly.enumerated().compactMap { i, n in
-                guard n > 0 else { return nil }
-                let height = max(1, Double(n) / Double(peak) * 55)
-                let start = now.addingTimeInterval(-Double(hourly.count - i) * 3600)
-                return [
-                    "x": String(i * 10 + 1), "y": String(format: "%.1f", 59 - height),
-                    "height": String(format: "%.1f", height),
-                    "label": "\(n) from \(ConsoleFormat.time(start))",
-                ]
-            }
+            func line(_ status: String) -> [Int] { a?.hourlyByStatus[status] ?? Array(repeating: 0, count: hours) }
+            let refusedLine = refused[s.name] ?? Array(repeating: 0, count: hours)
+            let duplicateLine = duplicates.hourly(source: s.name, hours: hours, now: now)
+            let chart = ConsoleChart.values(
+                id: "chart-source-\(i)", title: "\(s.name): webhooks per hour, last 24 hours",
+                series: [
+                    .init(key: "accepted", label: "accepted", values: line("accepted")),
+                    .init(key: "ignored", label: "ignored", values: line("ignored")),
+                    .init(key: "rejected", label: "rejected", values: line("rejected")),
+                    .init(key: "refused", label: "refused", values: refusedLine),
+                    .init(key: "duplicate", label: "duplicates", values: duplicateLine),
+                ], now: now)
             var values: [String: Any] = [
-                "name": s.name, "enabled": s.disabledReason == nil && s.verifier != nil,
+                "name": s.name,
                 "accepted": a?.counts["accepted"] ?? 0, "ignored": a?.counts["ignored"] ?? 0,
-                "rejected": a?.counts["rejected"] ?? 0, "refused": refused[s.name] ?? 0,
+                "rejected": a?.counts["rejected"] ?? 0, "refused": refusedLine.reduce(0, +),
                 "duplicates": duplicates.count(source: s.name),
-                "lastDelivery": a?.lastReceivedAt.map(ConsoleFormat.time) ?? "none stored",
-                "bars": bars, "peak": hourly.max() ?? 0,
+                "lastDelivery": a?.lastReceivedAt.map(ConsoleFormat.time) ?? "none stored", "chart": chart,
             ]
             if s.verifier?.scheme == .unverified { values["unverified"] = true }
-            if let reason = s.disabledReason ?? (s.verifier == nil ? "no verification configured" : nil) {
-                values["disabledReason"] = reason
-            }
             return values
         }
+        let disabledSources = all.filter { $0.disabledReason != nil || $0.verifier == nil }
+        let disabled = disabledSources.enumerated().map { i, s -> [String: Any] in
+            let reason = s.disabledReason ?? "no verification configured"
+            // "no secret configured: set GITHUB_WEBHOOK_SECRET" is shown as "set GITHUB_WEBHOOK_SECRET".
+            let shown = reason.range(of: ": set ").map { "set " + reason[$0.upperBound...] } ?? reason
+            return ["name": s.name, "reason": shown, "last": i == disabledSources.count - 1]
+        }
+        let forwarderChart = ConsoleChart.values(
+            id: "chart-forwarder", title: "Forwarder: records per hour, last 24 hours",
+            series: [
+                .init(key: "sent", label: dryRun ? "done (dry run)" : "sent", values: outbox.sent),
+                .init(key: "pending", label: "pending", values: outbox.pending),
+                .init(key: "dead", label: "dead letters", values: outbox.dead),
+            ], now: now)
         var values: [String: Any] = [
-            "sources": sources, "paused": forwarder.isPaused, "dryRunState": dryRun,
+            "configured": configured, "disabled": disabled, "hasDisabled": !disabled.isEmpty,
+            "disabledCount": disabled.count, "forwarderChart": forwarderChart,
+            "paused": forwarder.isPaused, "dryRunState": dryRun,
             "pending": stats.pending + stats.inflight, "inflight": stats.inflight, "dead": stats.dead,
             "oldestPending": stats.pending + stats.inflight == 0
                 ? "nothing pending" : ConsoleFormat.duration(stats.oldestPendingAge),

@@ -1,3 +1,4 @@
+import BridgeCloudthread
 import BridgeCore
 import BridgeDelivery
 import BridgeMapping
@@ -31,12 +32,25 @@ struct ConsoleController {
     let attempts: AdminAttempts
     let library: MustacheLibrary
     let startedAt: Date
+    /// The `try` page's mapper (as `cloudthread-bridge try` makes it) and the webhook path's body limit.
+    let mapper: Mapper
+    let maxBodyBytes: Int
+    /// Cloudthread, for the timeline's cost line (nil in dry run), the Cost View of `CLOUDTHREAD_COST_VIEW_ID` and
+    /// the answers kept for 10 minutes.
+    let client: (any CloudthreadClient)?
+    let costViewID: String?
+    let costCache = CostCache()
 
     init(
         store: any AdminStore & ConsoleStore, rules: RuleSet, token: Secret, forwarder: Forwarder, refusals: RefusalLog,
         duplicates: DuplicateCounter, reloader: RuleReloader, dryRun: Bool, sessions: ConsoleSessions = .init(),
-        attempts: AdminAttempts = .init()
+        attempts: AdminAttempts = .init(), mapper: Mapper = Mapper(defaultStreamToken: nil, dryRun: true),
+        maxBodyBytes: Int = 5 * 1024 * 1024, client: (any CloudthreadClient)? = nil, costViewID: String? = nil
     ) throws {
+        self.mapper = mapper
+        self.maxBodyBytes = maxBodyBytes
+        self.client = client
+        self.costViewID = costViewID
         self.attempts = attempts
         self.store = store
         self.rules = rules
@@ -109,6 +123,28 @@ struct ConsoleController {
                 return Self.redirect("/ui/dead-letters?done=\(n > 0 ? "discarded" : "gone")")
             }
         }
+        group.get("/try") { request, _ in
+            try await view(request) { session in try await tryForm(request, session) }
+        }
+        // The form carries a body up to the webhook limit, percent-encoded (up to 3 bytes a byte), and headers.
+        group.post("/try") { request, _ in
+            let limit = maxBodyBytes * 3 + 256 * 1024
+            // A form too large to read: the webhook path's 413, not a refusal for a CSRF token it could not read.
+            if let session = signedIn(request), let length = request.headers[.contentLength].flatMap(Int.init),
+                length > limit
+            {
+                var response = tryPage(
+                    session, form: TryForm(), notice: nil,
+                    result: ["error": "body larger than \(maxBodyBytes) bytes", "status": 413])
+                response.status = .contentTooLarge
+                response.headers[.connection] = "close"
+                return response
+            }
+            return try await action(request, formLimit: limit) { session, form in tryRun(session, form) }
+        }
+        group.get("/timeline") { request, _ in
+            try await view(request) { session in try await timeline(request, session) }
+        }
         group.get("/rules") { request, _ in
             try await view(request) { session in rulesPage(session) }
         }
@@ -142,9 +178,9 @@ struct ConsoleController {
         return forwarded.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
     }
 
-    static func form(_ request: Request) async throws -> [String: String]? {
+    static func form(_ request: Request, limit: Int = 64 * 1024) async throws -> [String: String]? {
         var request = request
-        guard let buffer = try? await request.collectBody(upTo: 64 * 1024) else { return nil }
+        guard let buffer = try? await request.collectBody(upTo: limit) else { return nil }
         var form: [String: String] = [:]
         for (name, value) in FormDecoding.pairs(String(buffer: buffer)) where form[name] == nil { form[name] = value }
         return form
@@ -188,11 +224,12 @@ struct ConsoleController {
     }
 
     /// An action: a POST form from a signed-in session carrying its CSRF token (checked in constant time).
-    func action(_ request: Request, _ perform: (SignedIn, [String: String]) async throws -> Response) async throws
-        -> Response
-    {
+    func action(
+        _ request: Request, formLimit: Int = 64 * 1024,
+        _ perform: (SignedIn, [String: String]) async throws -> Response
+    ) async throws -> Response {
         guard let session = signedIn(request) else { return Self.redirect("/ui/login") }
-        guard let form = try await Self.form(request),
+        guard let form = try await Self.form(request, limit: formLimit),
             sessions.checkCSRF(id: session.id, presented: form["csrf"] ?? "", now: Date())
         else {
             var response = page(

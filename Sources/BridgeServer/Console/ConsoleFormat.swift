@@ -66,3 +66,16 @@ enum ConsoleFormat {
         }
     }
 }
+
+extension ConsoleFormat {
+    /// `14:05`, in UTC.
+    static func hour(_ date: Date) -> String {
+        let s = Int(date.timeIntervalSince1970.rounded(.down))
+        let inDay = ((s % 86400) + 86400) % 86400
+        let (h, m) = (inDay / 3600, inDay % 3600 / 60)
+        return (h < 10 ? "0\(h)" : "\(h)") + (m < 10 ? ":0\(m)" : ":\(m)")
+    }
+
+    /// `2024-05-01`, in UTC.
+    static func day(_ date: Date) -> String { String(time(date).prefix(10)) }
+}
