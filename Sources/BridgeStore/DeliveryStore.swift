@@ -38,9 +38,10 @@ public protocol AdminStore: Sendable {
 
 /// The web console's side: pages of deliveries, one delivery in full, activity per source, discarding dead letters.
 public protocol ConsoleStore: Sendable {
-    /// Newest first, ids below `before`, optionally of one source and one status (`accepted`, `ignored`,
-    /// `rejected`).
-    func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws -> [DeliverySummary]
+    /// Newest first, ids below `before`, optionally of one source, one status (`accepted`, `ignored`, `rejected`)
+    /// and one origin (webhooks, or deliveries of the backfill command).
+    func deliveries(before: Int64?, limit: Int, source: String?, status: String?, origin: DeliveryOrigin?)
+        async throws -> [DeliverySummary]
     /// One delivery with its request (client address, masked headers, body cut at 64 KiB) and its records.
     func deliveryDetail(id: Int64) async throws -> DeliveryDetail?
     /// Per source, deliveries by status and per hour since `since`, and the newest delivery ever.
@@ -74,4 +75,13 @@ public protocol RetentionStore: Sendable {
 public protocol DeliveryStore: IngestStore, OutboxStore, AdminStore, ConsoleStore, HealthStore, RetentionStore {
     /// Finishes queued work and closes the store (for commands that use it without running it as a service).
     func close() async
+}
+
+extension ConsoleStore {
+    /// Newest first, of every origin.
+    public func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws
+        -> [DeliverySummary]
+    {
+        try await deliveries(before: before, limit: limit, source: source, status: status, origin: nil)
+    }
 }

@@ -27,4 +27,18 @@ public struct DeliverySummary: Sendable, Codable, Equatable {
         self.metrics = metrics
         self.explanation = explanation
     }
+
+    /// A webhook, or a delivery that `cloudthread-bridge backfill` rebuilt (its key starts with `backfill:`).
+    public var origin: DeliveryOrigin {
+        deliveryKey?.hasPrefix(DeliveryOrigin.backfillKeyPrefix) == true ? .backfill : .webhook
+    }
+}
+
+/// Where a stored delivery came from: a provider's webhook, or the backfill command.
+public enum DeliveryOrigin: String, Sendable, CaseIterable {
+    case webhook
+    case backfill
+
+    /// The start of every backfilled delivery's key (`backfill:github:<status id>`, `backfill:gitlab:<id>`, ...).
+    public static let backfillKeyPrefix = "backfill:"
 }

@@ -5,10 +5,13 @@ import PostgresNIO
 
 /// The web console's queries on PostgreSQL: the same answers as the SQLite store's.
 extension PostgresDeliveryStore {
-    public func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws
-        -> [DeliverySummary]
+    public func deliveries(before: Int64?, limit: Int, source: String?, status: String?, origin: DeliveryOrigin?)
+        async throws -> [DeliverySummary]
     {
-        try await perform("list deliveries") { [logger] client in
+        let backfilled = origin.map { $0 == .backfill }
+        let prefix = DeliveryOrigin.backfillKeyPrefix
+        let prefixLength = prefix.utf8.count
+        return try await perform("list deliveries") { [logger] client in
             // NULL parameters switch a filter off, so one prepared statement serves every combination.
             try await Self.summaries(
                 try await client.query(
@@ -17,6 +20,9 @@ extension PostgresDeliveryStore {
                     WHERE (\(before)::BIGINT IS NULL OR id < \(before)::BIGINT)
                       AND (\(source)::TEXT IS NULL OR source = \(source)::TEXT)
                       AND (\(status)::TEXT IS NULL OR status = \(status)::TEXT)
+                      AND (\(backfilled)::BOOLEAN IS NULL
+                           OR (substr(coalesce(delivery_key, ''), 1, \(prefixLength)) = \(prefix)::TEXT)
+                              = \(backfilled)::BOOLEAN)
                     ORDER BY id DESC LIMIT \(max(0, limit))
                     """, logger: logger))
         }

@@ -5,8 +5,8 @@ import Foundation
 /// The web console's queries: a page of deliveries, one delivery with its request and records, activity per
 /// source, and discarding dead letters.
 extension SQLiteDeliveryStore {
-    public func deliveries(before: Int64?, limit: Int, source: String?, status: String?) async throws
-        -> [DeliverySummary]
+    public func deliveries(before: Int64?, limit: Int, source: String?, status: String?, origin: DeliveryOrigin?)
+        async throws -> [DeliverySummary]
     {
         try await perform { db in
             var clauses: [String] = []
@@ -22,6 +22,11 @@ extension SQLiteDeliveryStore {
             if let status {
                 clauses.append("status = ?")
                 values.append(.text(status))
+            }
+            if let origin {
+                let prefix = DeliveryOrigin.backfillKeyPrefix
+                clauses.append("(substr(coalesce(delivery_key, ''), 1, ?) = ?) = ?")
+                values += [.int(prefix.utf8.count), .text(prefix), .int(origin == .backfill ? 1 : 0)]
             }
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             values.append(.int(max(0, limit)))

@@ -60,6 +60,27 @@ struct ConsoleStoreTests {
 
 @Suite("Store: console pages (SQLite and PostgreSQL)")
 struct ConsolePageTests {
+    @Test(arguments: StoreKind.available) func deliveriesByOrigin(_ kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            // A backfilled delivery's key starts with "backfill:"; a key that only contains it, or none, is a webhook.
+            for key in ["backfill:github:7", "x-backfill:github:8", "backfill", nil, "backfill:gitlab:9"] {
+                _ = try await store.record(delivery(key: key))
+            }
+            let backfilled = try await store.deliveries(
+                before: nil, limit: 50, source: nil, status: nil, origin: .backfill)
+            #expect(backfilled.map(\.deliveryKey) == ["backfill:gitlab:9", "backfill:github:7"])
+            #expect(backfilled.allSatisfy { $0.origin == .backfill })
+            let webhooks = try await store.deliveries(
+                before: nil, limit: 50, source: nil, status: nil, origin: .webhook)
+            #expect(webhooks.map(\.id) == [4, 3, 2])
+            #expect(webhooks.allSatisfy { $0.origin == .webhook })
+            let page = try await store.deliveries(
+                before: 5, limit: 1, source: "s", status: "accepted", origin: .backfill)
+            #expect(page.map(\.id) == [1])
+            #expect(try await store.deliveries(before: nil, limit: 50, source: nil, status: nil).count == 5)
+        }
+    }
+
     @Test(arguments: StoreKind.available) func pagesFiltersActivityAndDiscarding(_ kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let now = Date()

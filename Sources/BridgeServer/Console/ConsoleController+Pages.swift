@@ -78,29 +78,35 @@ extension ConsoleController {
         let query = request.uri.queryParameters
         let source = query.get("source").flatMap { $0.isEmpty ? nil : $0 }
         let status = query.get("status").flatMap { $0.isEmpty ? nil : $0 }
+        let origin = query.get("origin").flatMap(DeliveryOrigin.init(rawValue:))
         let before = query.get("before", as: Int64.self)
         let rows = try await store.deliveries(
-            before: before, limit: Self.pageSize + 1, source: source, status: status)
+            before: before, limit: Self.pageSize + 1, source: source, status: status, origin: origin)
         let shown = rows.prefix(Self.pageSize)
         var values: [String: Any] = [
             "rows": shown.map { d -> [String: Any] in
                 [
                     "id": String(d.id), "received": ConsoleFormat.time(d.receivedAt), "source": d.source,
                     "status": d.status, "httpStatus": d.httpStatus, "events": d.events, "metrics": d.metrics,
+                    "backfill": d.origin == .backfill,
                 ]
             },
-            "filtered": source != nil || status != nil,
+            "filtered": source != nil || status != nil || origin != nil,
             "sourceOptions": rules.snapshot.sources.keys.sorted().map { s -> [String: Any] in
                 ["value": s, "selected": s == source]
             },
             "statusOptions": [String](["accepted", "ignored", "rejected"]).map { s -> [String: Any] in
                 ["value": s, "selected": s == status]
             },
+            "originOptions": DeliveryOrigin.allCases.map { o -> [String: Any] in
+                ["value": o.rawValue, "label": o == .backfill ? "backfill" : "webhooks", "selected": o == origin]
+            },
         ]
         if rows.count > Self.pageSize, let last = shown.last {
             var items = [URLQueryItem(name: "before", value: String(last.id))]
             if let source { items.append(URLQueryItem(name: "source", value: source)) }
             if let status { items.append(URLQueryItem(name: "status", value: status)) }
+            if let origin { items.append(URLQueryItem(name: "origin", value: origin.rawValue)) }
             var components = URLComponents()
             components.path = "/ui/deliveries"
             components.queryItems = items

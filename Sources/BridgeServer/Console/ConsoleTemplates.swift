@@ -134,12 +134,15 @@ enum ConsoleTemplates {
         <label>Outcome <select name="status"><option value="">all</option>
         {{#statusOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/statusOptions}}
         </select></label>
+        <label>Origin <select name="origin"><option value="">all</option>
+        {{#originOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/originOptions}}
+        </select></label>
         <button type="submit">Filter</button>
         </form>
         <div class="scroll"><table class="list">
         <tr><th>id</th><th>received (UTC)</th><th>source</th><th>outcome</th><th>answer</th><th>records</th></tr>
         {{#rows}}
-        <tr><td><a href="/ui/deliveries/{{id}}">{{id}}</a></td><td>{{received}}</td><td>{{source}}</td>
+        <tr><td><a href="/ui/deliveries/{{id}}">{{id}}</a></td><td>{{received}}</td><td>{{source}}{{#backfill}} (backfill){{/backfill}}</td>
         <td class="{{status}}">{{status}}</td><td>{{httpStatus}}</td><td>{{events}} events, {{metrics}} metrics</td></tr>
         {{/rows}}
         </table></div>
