@@ -7,7 +7,7 @@ import Yams
 extension RuleFileReader {
     static let verifyKeys = [
         "preset", "secrets", "user", "url", "tolerance", "allow_networks", "unverified", "hmac", "token", "topics",
-        "confirm_subscriptions",
+        "confirm_subscriptions", "audience", "service_accounts",
     ]
     static let hmacKeys = [
         "algorithm", "header", "prefix", "format", "separator", "signature_key", "timestamp_key", "encoding", "signed",
@@ -31,6 +31,11 @@ extension RuleFileReader {
         var topicRefs: [String] = []
         var topicsGiven = false
         var confirmSubscriptions = false
+        var audience: String?
+        var audienceRefs: [String] = []
+        var serviceAccounts: [String] = []
+        var serviceAccountRefs: [String] = []
+        var serviceAccountsGiven = false
         for (key, keyNode, value) in pairs {
             switch key {
             case "preset":
@@ -84,6 +89,29 @@ extension RuleFileReader {
                 }
             case "confirm_subscriptions":
                 confirmSubscriptions = bool(value, what: "'confirm_subscriptions'") ?? false
+            case "audience":
+                if let s = nonEmptyString(value, what: "'audience'") {
+                    let (expanded, refs) = expand(s)
+                    audience = expanded
+                    audienceRefs = refs
+                }
+            case "service_accounts":
+                serviceAccountsGiven = true
+                let items: [Node] = value.sequence.map { Array($0) } ?? [value]
+                for item in items {
+                    guard let s = string(item, what: "a service account") else { continue }
+                    let (expanded, refs) = expand(s)
+                    serviceAccountRefs += refs
+                    for account in expanded.split(separator: ",").map({ $0.trimmed }) where !account.isEmpty {
+                        if account.contains("@") {
+                            serviceAccounts.append(account)
+                        } else {
+                            error(
+                                item,
+                                "'\(account)' is not a service account email (name@project.iam.gserviceaccount.com)")
+                        }
+                    }
+                }
             case "secrets":
                 secretsGiven = true
                 let items: [Node] = value.sequence.map { Array($0) } ?? [value]
@@ -163,6 +191,35 @@ extension RuleFileReader {
                     + (topicRefs.isEmpty ? "" : ": set \(topicRefs.joined(separator: " or "))")
             }
             return
+        }
+        if case .gcpPubSub = scheme {
+            if secretsGiven {
+                warning(node, "'secrets' are not used by gcp-pubsub: Google signs the token with its keys")
+            }
+            definition.verifier = SignatureVerifier(
+                scheme: .gcpPubSub(audience: audience ?? "", serviceAccounts: serviceAccounts), secrets: [],
+                tolerance: tolerance, allowedNetworks: networks)
+            if audience == nil {
+                error(node, "the gcp-pubsub preset needs 'audience': the audience set on the push subscription")
+            }
+            if !serviceAccountsGiven {
+                error(
+                    node,
+                    "the gcp-pubsub preset needs 'service_accounts': the service accounts whose tokens are accepted")
+            }
+            if let audience, audience.isEmpty {
+                definition.disabledReason =
+                    "no Pub/Sub audience configured"
+                    + (audienceRefs.isEmpty ? "" : ": set \(audienceRefs.joined(separator: " or "))")
+            } else if serviceAccountsGiven, serviceAccounts.isEmpty {
+                definition.disabledReason =
+                    "no Pub/Sub service account configured"
+                    + (serviceAccountRefs.isEmpty ? "" : ": set \(serviceAccountRefs.joined(separator: " or "))")
+            }
+            return
+        }
+        if audience != nil || serviceAccountsGiven {
+            error(node, "'audience' and 'service_accounts' belong to the gcp-pubsub preset")
         }
         if topicsGiven || confirmSubscriptions {
             error(node, "'topics' and 'confirm_subscriptions' belong to the aws-sns preset")
