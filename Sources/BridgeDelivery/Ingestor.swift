@@ -31,6 +31,8 @@ public final class Ingestor: Sendable {
     let snsCertificates: SNSCertificateCache?
     /// Google's OIDC signing keys, for Pub/Sub push tokens; nil when no Pub/Sub source can be verified.
     let googleKeys: JWKSKeyCache?
+    /// Microsoft Entra ID tenants' signing keys, for Event Grid tokens; nil when no such source can be verified.
+    let entraKeys: JWKSDirectory?
     /// Visits an SNS SubscribeURL (for `confirm_subscriptions: true`).
     let visit: (@Sendable (URL) async throws -> Void)?
     private let confirmed = Mutex(Set<String>())
@@ -40,10 +42,12 @@ public final class Ingestor: Sendable {
         refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
         aggregateRetention: TimeInterval = 35 * 86400, dedupeWindow: TimeInterval = 30 * 86400,
         snsCertificates: SNSCertificateCache? = nil, googleKeys: JWKSKeyCache? = nil,
+        entraKeys: JWKSDirectory? = nil,
         visit: (@Sendable (URL) async throws -> Void)? = nil, onStored: @escaping @Sendable () -> Void = {}
     ) {
         self.snsCertificates = snsCertificates
         self.googleKeys = googleKeys
+        self.entraKeys = entraKeys
         self.visit = visit
         self.rules = rules
         self.store = store
@@ -152,6 +156,30 @@ public final class Ingestor: Sendable {
                     signedId = try PubSubPush.parse(request.body).messageId
                 } catch {
                     let text = (error as? VerificationError)?.detail ?? "the body is not a Pub/Sub push envelope"
+                    return refuse(
+                        request, source: source, kind: .badRequest, reason: "malformed_body", detail: text,
+                        message: text, countsTowardLimit: false, logger: logger)
+                }
+            } else if case .azureEventGrid(let auth) = verifier.scheme {
+                if auth.usesEntraID {
+                    guard let entraKeys, let url = auth.keysURL else {
+                        throw VerificationError(
+                            .signingKeysUnavailable, "no store of Entra ID signing keys is configured")
+                    }
+                    try await verifier.verifyEventGridToken(
+                        request, keys: try await entraKeys.keys(at: url), now: request.receivedAt)
+                } else {
+                    try verifier.verify(request)
+                }
+                switch Result(catching: { try EventGridDelivery.parse(request.body) }) {
+                case .success(.validation(let code)):
+                    logger.notice("Event Grid subscription validated")
+                    return IngestOutcome(.acknowledged, body: .object(["validationResponse": .string(code)]))
+                case .success(.events(let ids)):
+                    // The delivery's key: its event ids (each event is also de-duplicated by the rules' dedupe_key).
+                    signedId = "eventgrid:" + ByteEncoding.hex(Crypto.sha256(Array(ids.joined(separator: "\n").utf8)))
+                case .failure(let error):
+                    let text = (error as? VerificationError)?.detail ?? "the body is not Event Grid events"
                     return refuse(
                         request, source: source, kind: .badRequest, reason: "malformed_body", detail: text,
                         message: text, countsTowardLimit: false, logger: logger)

@@ -7,7 +7,7 @@ import Yams
 extension RuleFileReader {
     static let verifyKeys = [
         "preset", "secrets", "user", "url", "tolerance", "allow_networks", "unverified", "hmac", "token", "topics",
-        "confirm_subscriptions", "audience", "service_accounts",
+        "confirm_subscriptions", "audience", "service_accounts", "tenant", "secret_parameter", "secret_header",
     ]
     static let hmacKeys = [
         "algorithm", "header", "prefix", "format", "separator", "signature_key", "timestamp_key", "encoding", "signed",
@@ -36,6 +36,10 @@ extension RuleFileReader {
         var serviceAccounts: [String] = []
         var serviceAccountRefs: [String] = []
         var serviceAccountsGiven = false
+        var tenant: String?
+        var tenantRefs: [String] = []
+        var secretParameter: String?
+        var secretHeader: String?
         for (key, keyNode, value) in pairs {
             switch key {
             case "preset":
@@ -95,6 +99,16 @@ extension RuleFileReader {
                     audience = expanded
                     audienceRefs = refs
                 }
+            case "tenant":
+                if let s = nonEmptyString(value, what: "'tenant'") {
+                    let (expanded, refs) = expand(s)
+                    tenant = expanded
+                    tenantRefs = refs
+                }
+            case "secret_parameter":
+                if let s = nonEmptyString(value, what: "'secret_parameter'") { secretParameter = s }
+            case "secret_header":
+                if let s = nonEmptyString(value, what: "'secret_header'") { secretHeader = s }
             case "service_accounts":
                 serviceAccountsGiven = true
                 let items: [Node] = value.sequence.map { Array($0) } ?? [value]
@@ -217,6 +231,32 @@ extension RuleFileReader {
                     + (serviceAccountRefs.isEmpty ? "" : ": set \(serviceAccountRefs.joined(separator: " or "))")
             }
             return
+        }
+        if case .azureEventGrid = scheme {
+            let auth = EventGridAuth(
+                tenant: tenant ?? "", audience: audience ?? "", parameter: secretParameter ?? "code",
+                header: secretHeader ?? "X-Webhook-Secret")
+            definition.verifier = SignatureVerifier(
+                scheme: .azureEventGrid(auth), secrets: secrets, tolerance: tolerance, allowedNetworks: networks)
+            if serviceAccountsGiven { error(node, "'service_accounts' belongs to the gcp-pubsub preset") }
+            if auth.usesEntraID {
+                if auth.keysURL == nil {
+                    error(node, "'tenant' must be a Microsoft Entra ID tenant id (a GUID) or domain")
+                } else if auth.audience.isEmpty {
+                    definition.disabledReason =
+                        "no Entra ID audience configured"
+                        + (audienceRefs.isEmpty ? "" : ": set \(audienceRefs.joined(separator: " or "))")
+                }
+            } else if secrets.isEmpty {
+                let refs = tenantRefs + secretRefs
+                definition.disabledReason =
+                    "neither an Entra ID tenant nor a shared secret is configured"
+                    + (refs.isEmpty ? "" : ": set \(refs.joined(separator: " or "))")
+            }
+            return
+        }
+        if tenant != nil || secretParameter != nil || secretHeader != nil {
+            error(node, "'tenant', 'secret_parameter' and 'secret_header' belong to the azure-eventgrid preset")
         }
         if audience != nil || serviceAccountsGiven {
             error(node, "'audience' and 'service_accounts' belong to the gcp-pubsub preset")

@@ -66,6 +66,7 @@ public struct RuleTestRunner: Sendable {
         var isSNS = false
         if case .awsSNS? = source.verifier?.scheme { isSNS = true }
         if case .gcpPubSub? = source.verifier?.scheme { isSNS = true }
+        if case .azureEventGrid(let auth)? = source.verifier?.scheme, auth.usesEntraID { isSNS = true }
         if let configured = source.verifier, configured.scheme != .unverified, !isSNS {
             var scheme = configured.scheme
             if case .basic(let user) = scheme, user.isEmpty { scheme = .basic(user: "test-user") }

@@ -107,12 +107,18 @@ public final class Bridge: Sendable {
                 .invalidValue, setting: "GCP_JWKS_FILE", value: configuration.environment["GCP_JWKS_FILE"],
                 expected: "a readable JSON Web Key Set with RSA keys (\(error.description))")
         }
+        // Microsoft Entra ID tenants' signing keys for Event Grid tokens: pre-seeded from AZURE_JWKS_FILE (then never
+        // fetched), or fetched over HTTPS from login.microsoftonline.com only, at most once a minute per tenant.
+        let entraKeys = JWKSDirectory(
+            provider: "Microsoft Entra ID",
+            seedFile: configuration.environment["AZURE_JWKS_FILE"].flatMap { $0.isEmpty ? nil : $0 },
+            fetch: { url in try await Bridge.fetchKeySet(url) })
         let ingestor = Ingestor(
             rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
             refusals: RefusalLog(capacity: 1000), limiter: RefusalLimiter(limitPerMinute: configuration.refusalLimit),
             aggregateRetention: configuration.aggregateRetention,
             dedupeWindow: configuration.retentionDays * 86400, snsCertificates: snsCertificates,
-            googleKeys: googleKeys,
+            googleKeys: googleKeys, entraKeys: entraKeys,
             visit: { url in _ = try await Bridge.fetch(url, limit: 64 * 1024) }, onStored: { forwarder.notify() })
         self.ingestor = ingestor
         let reloader = RuleReloader(

@@ -157,5 +157,11 @@ public struct VerificationPreset: Sendable {
             scheme: .gcpPubSub(audience: "", serviceAccounts: []), deliveryIdHeader: nil,
             secretMeaning:
                 "none: Google signs the token with its keys; 'audience' and 'service_accounts' say which tokens count"),
+        VerificationPreset(
+            name: "azure-eventgrid",
+            provider: "Azure Event Grid (Entra ID token, or a shared secret in ?code= or a header)",
+            scheme: .azureEventGrid(EventGridAuth()), deliveryIdHeader: nil,
+            secretMeaning:
+                "the shared secret (?code= or X-Webhook-Secret); none with 'tenant' and 'audience' (Entra ID tokens)"),
     ]
 }

@@ -80,6 +80,13 @@ public struct SignatureVerifier: Sendable {
         case .awsSNS:
             throw VerificationError(
                 .certificateUnavailable, "an SNS message is verified with its signing certificate (verifySNS)")
+        case .azureEventGrid(let auth):
+            guard !auth.usesEntraID else {
+                throw VerificationError(
+                    .signingKeysUnavailable,
+                    "an Entra ID Event Grid delivery is verified with the tenant's keys (verifyEventGridToken)")
+            }
+            try verifyEventGridSecret(request, auth: auth)
         case .gcpPubSub:
             throw VerificationError(
                 .signingKeysUnavailable, "a Pub/Sub push is verified with Google's signing keys (verifyPubSub)")

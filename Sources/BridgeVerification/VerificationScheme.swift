@@ -32,6 +32,9 @@ public enum VerificationScheme: Sendable, Equatable {
     /// Google Cloud Pub/Sub push with authentication: the `Authorization: Bearer` OIDC token signed by Google
     /// (RS256, Google's published keys), for `audience`, from one of `serviceAccounts` (verified emails).
     case gcpPubSub(audience: String, serviceAccounts: [String])
+    /// Azure Event Grid webhook delivery: a Microsoft Entra ID bearer token (the tenant's keys, its audience) when a
+    /// tenant is set, else a shared secret (the source's secrets) in a query parameter or a header.
+    case azureEventGrid(EventGridAuth)
     /// No verification, which a rule file must declare explicitly.
     case unverified
 }
@@ -51,6 +54,7 @@ extension VerificationScheme {
         case .httpSignature(let header): return [header, "Signature", "Authorization"]
         case .urlAndForm(let header, _): return [header]
         case .gcpPubSub: return ["Authorization"]
+        case .azureEventGrid(let auth): return [auth.header, "Authorization"]
         case .queryToken, .awsSNS, .unverified: return []
         }
     }
