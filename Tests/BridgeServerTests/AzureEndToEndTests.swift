@@ -50,6 +50,20 @@ struct AzureEndToEndTests {
         let answer = try await HTTPClient.shared.execute(options, timeout: .seconds(10))
         #expect(answer.status.code == 200)
         #expect(answer.headers.first(name: "WebHook-Allowed-Origin") == "eventgrid.azure.net")
+        // Another origin, or a source that is not an Event Grid one, gets no handshake.
+        var elsewhere = HTTPClientRequest(url: "http://127.0.0.1:\(h.port)/hooks/azure-eventgrid")
+        elsewhere.method = .OPTIONS
+        elsewhere.headers.add(name: "WebHook-Request-Origin", value: "attacker.example")
+        #expect(try await HTTPClient.shared.execute(elsewhere, timeout: .seconds(10)).status.code == 404)
+        var monitor = HTTPClientRequest(url: "http://127.0.0.1:\(h.port)/hooks/azure-monitor")
+        monitor.method = .OPTIONS
+        monitor.headers.add(name: "WebHook-Request-Origin", value: "eventgrid.azure.net")
+        #expect(try await HTTPClient.shared.execute(monitor, timeout: .seconds(10)).status.code == 404)
+        // A validation event without the secret is not answered with its code.
+        let unauthenticated = try await h.post(
+            "/hooks/azure-eventgrid", body: try Self.example("azure-eventgrid/subscription-validation.json"))
+        #expect(unauthenticated.status == 401)
+        #expect(unauthenticated.body?["validationResponse"] == nil)
         // Two events in one delivery: both mapped; the same delivery again is a duplicate.
         let body = try Self.example("azure-eventgrid/two-events.json")
         let first = try await h.post(
