@@ -107,3 +107,25 @@ struct EventGridTests {
         #expect(throws: VerificationError.self) { try EventGridDelivery.parse(Array("[]".utf8)) }
     }
 }
+
+@Suite("Key sets by tenant")
+struct JWKSDirectoryTests {
+    @Test func oneKeySetPerURLAndASeedFileServesEveryTenantWithoutFetching() async throws {
+        let issuer = try TestIssuer.make()
+        let path = NSTemporaryDirectory() + "ctb-entra-seed-\(UUID().uuidString).json"
+        try Data(try TestIssuer.jwks([issuer])).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fetches = KeySetServer([])
+        let directory = JWKSDirectory(provider: "Microsoft Entra ID", seedFile: path, fetch: fetches.fetch)
+        let a = try #require(EventGridAuth(tenant: "tenant-a.example").keysURL)
+        let b = try #require(EventGridAuth(tenant: "tenant-b.example").keysURL)
+        let first = try await directory.keys(at: a)
+        #expect(try await directory.keys(at: a) === first)
+        _ = try await directory.keys(at: b).keys(for: issuer.kid)
+        #expect(fetches.count.withLock { $0 } == 0)
+        // A seed file that cannot be read makes the key set unavailable (503), not open.
+        let broken = JWKSDirectory(provider: "Microsoft Entra ID", seedFile: path + ".missing", fetch: nil)
+        await #expect(throws: VerificationError.self) { _ = try await broken.keys(at: a) }
+        #expect(EventGridAuth(tenant: "not a tenant/..").keysURL == nil)
+    }
+}
