@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.36.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // libcrypto shim: HMAC, CRYPTO_memcmp, EVP signature verification.
@@ -43,7 +44,10 @@ let package = Package(
         // Shared vocabulary: JSON value, time, secrets, Cloudthread records, explanations, metrics protocol.
         .target(name: "BridgeCore"),
         // Verification schemes and provider presets.
-        .target(name: "BridgeVerification", dependencies: ["BridgeCore", "CLibSSL"]),
+        .target(
+            name: "BridgeVerification",
+            dependencies: ["BridgeCore", "CLibSSL", .product(name: "JWTKit", package: "jwt-kit")]
+        ),
         // Rule files: model, loader and diagnostics, conditions, templates, rule tests.
         .target(
             name: "BridgeMapping",
@@ -142,7 +146,7 @@ let package = Package(
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
         .testTarget(
             name: "BridgeVerificationTests",
-            dependencies: ["BridgeCore", "BridgeVerification"],
+            dependencies: ["BridgeCore", "BridgeVerification", .product(name: "JWTKit", package: "jwt-kit")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -180,7 +184,8 @@ let package = Package(
         .testTarget(
             name: "BridgeDeliveryTests",
             dependencies: [
-                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore", "BridgeDelivery",
+                "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
+                "BridgeDelivery",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -201,6 +206,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             resources: [.copy("Fixtures")]
         ),

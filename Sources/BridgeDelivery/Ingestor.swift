@@ -29,6 +29,10 @@ public final class Ingestor: Sendable {
     let refusalLogLines = LogSampler(limitPerMinute: 20)
     /// Amazon SNS signing certificates (pre-seeded, cached, fetched); nil when no SNS source can be verified.
     let snsCertificates: SNSCertificateCache?
+    /// Google's OIDC signing keys, for Pub/Sub push tokens; nil when no Pub/Sub source can be verified.
+    let googleKeys: JWKSKeyCache?
+    /// Microsoft Entra ID tenants' signing keys, for Event Grid tokens; nil when no such source can be verified.
+    let entraKeys: JWKSDirectory?
     /// Visits an SNS SubscribeURL (for `confirm_subscriptions: true`).
     let visit: (@Sendable (URL) async throws -> Void)?
     private let confirmed = Mutex(Set<String>())
@@ -37,10 +41,13 @@ public final class Ingestor: Sendable {
         rules: RuleSet, store: any IngestStore, mapper: Mapper, metrics: any MetricsRecorder, logger: Logger,
         refusals: RefusalLog = RefusalLog(), limiter: RefusalLimiter = RefusalLimiter(limitPerMinute: 0),
         aggregateRetention: TimeInterval = 35 * 86400, dedupeWindow: TimeInterval = 30 * 86400,
-        snsCertificates: SNSCertificateCache? = nil,
+        snsCertificates: SNSCertificateCache? = nil, googleKeys: JWKSKeyCache? = nil,
+        entraKeys: JWKSDirectory? = nil,
         visit: (@Sendable (URL) async throws -> Void)? = nil, onStored: @escaping @Sendable () -> Void = {}
     ) {
         self.snsCertificates = snsCertificates
+        self.googleKeys = googleKeys
+        self.entraKeys = entraKeys
         self.visit = visit
         self.rules = rules
         self.store = store
@@ -139,6 +146,44 @@ public final class Ingestor: Sendable {
                             + "\(Int(dedupeWindow / 86400)) days its id is remembered for")
                 }
                 signedId = message.messageId
+            } else if case .gcpPubSub = verifier.scheme {
+                guard let googleKeys else {
+                    throw VerificationError(.signingKeysUnavailable, "no store of Google's signing keys is configured")
+                }
+                // The token authenticates the sender; the messageId (kept across Pub/Sub redeliveries) is the key.
+                try await verifier.verifyPubSub(request, keys: googleKeys, now: request.receivedAt)
+                do {
+                    signedId = try PubSubPush.parse(request.body).messageId
+                } catch {
+                    let text = (error as? VerificationError)?.detail ?? "the body is not a Pub/Sub push envelope"
+                    return refuse(
+                        request, source: source, kind: .badRequest, reason: "malformed_body", detail: text,
+                        message: text, countsTowardLimit: false, logger: logger)
+                }
+            } else if case .azureEventGrid(let auth) = verifier.scheme {
+                if auth.usesEntraID {
+                    guard let entraKeys, let url = auth.keysURL else {
+                        throw VerificationError(
+                            .signingKeysUnavailable, "no store of Entra ID signing keys is configured")
+                    }
+                    try await verifier.verifyEventGridToken(
+                        request, keys: try await entraKeys.keys(at: url), now: request.receivedAt)
+                } else {
+                    try verifier.verify(request)
+                }
+                switch Result(catching: { try EventGridDelivery.parse(request.body) }) {
+                case .success(.validation(let code)):
+                    logger.notice("Event Grid subscription validated")
+                    return IngestOutcome(.acknowledged, body: .object(["validationResponse": .string(code)]))
+                case .success(.events(let ids)):
+                    // The delivery's key: its event ids (each event is also de-duplicated by the rules' dedupe_key).
+                    signedId = "eventgrid:" + ByteEncoding.hex(Crypto.sha256(Array(ids.joined(separator: "\n").utf8)))
+                case .failure(let error):
+                    let text = (error as? VerificationError)?.detail ?? "the body is not Event Grid events"
+                    return refuse(
+                        request, source: source, kind: .badRequest, reason: "malformed_body", detail: text,
+                        message: text, countsTowardLimit: false, logger: logger)
+                }
             } else {
                 try verifier.verify(request)
             }
@@ -159,6 +204,11 @@ public final class Ingestor: Sendable {
                 }
                 return Ingestor.error(
                     .unavailable, "the signing certificate cannot be checked right now", retryAfter: 30)
+            }
+            if reason == .signingKeysUnavailable {
+                // Not the client's doing (the key fetch is limited to one a minute whoever asks): the sender retries.
+                logger.warning("signing keys unavailable; answering 503 so the sender retries: \(error.detail)")
+                return Ingestor.error(.unavailable, "the signing keys cannot be had right now", retryAfter: 30)
             }
             let forbidden = reason == .addressNotAllowed || reason == .topicNotAllowed
             return refuse(

@@ -43,11 +43,29 @@ public struct Mapper: Sendable {
         }
     }
 
+    /// An Event Grid delivery as a list of events in the Event Grid schema's names: one CloudEvent becomes a list of
+    /// one, and a CloudEvent's `type`, `time` and `source` are also given as `eventType`, `eventTime` and `topic`.
+    static func eventGridEvents(_ payload: JSONValue) -> JSONValue {
+        func aliased(_ event: JSONValue) -> JSONValue {
+            guard case .object(var fields) = event, fields["specversion"] != nil else { return event }
+            if fields["eventType"] == nil, let t = fields["type"] { fields["eventType"] = t }
+            if fields["eventTime"] == nil, let t = fields["time"] { fields["eventTime"] = t }
+            if fields["topic"] == nil, let s = fields["source"] { fields["topic"] = s }
+            return .object(fields)
+        }
+        switch payload {
+        case .array(let events): return .array(events.map(aliased))
+        case .object: return .array([aliased(payload)])
+        default: return payload
+        }
+    }
+
     /// Maps `request` (already verified) through `source`.
     /// - Throws: `MappingError.malformedBody` when the body cannot be parsed.
     public func map(_ request: IncomingRequest, source: SourceDefinition, subpath: String = "") throws -> MappingResult
     {
-        let payload = try Mapper.parseBody(request)
+        var payload = try Mapper.parseBody(request)
+        if source.preset == "azure-eventgrid" { payload = Mapper.eventGridEvents(payload) }
         let context = MappingContext(request: request, payload: payload, subpath: subpath)
         var explanation = Explanation(source: source.name)
         var records: [OutputRecord] = []

@@ -8,7 +8,9 @@ public struct MappingContext: Sendable {
     public let request: IncomingRequest
     public let payload: JSONValue
     public let item: JSONValue?
-    /// `payload.Message` parsed as JSON, when it is a string holding a JSON object or array (Amazon SNS).
+    /// `payload.Message` parsed as JSON, when it is a string holding a JSON object or array (Amazon SNS); or, in a
+    /// Google Cloud Pub/Sub push envelope (`message` an object, `subscription` a string), `payload.message.data`
+    /// decoded from base64 and parsed as JSON, when it holds a JSON object or array.
     public let message: JSONValue?
     /// The part of the URL path after `/hooks/{source}` (empty when none).
     public let subpath: String
@@ -18,10 +20,12 @@ public struct MappingContext: Sendable {
         self.payload = payload
         self.item = item
         self.subpath = subpath
-        if case .string(let text)? = payload["Message"], let first = text.utf8.first(where: { $0 > 0x20 }),
-            first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        if case .string(let text)? = payload["Message"] {
+            self.message = MappingContext.jsonInside(Array(text.utf8))
+        } else if case .object(let pubsub)? = payload["message"], case .string? = payload["subscription"],
+            case .string(let data)? = pubsub["data"], let bytes = ByteEncoding.fromBase64(data)
         {
-            self.message = try? JSONValue.parse(Array(text.utf8))
+            self.message = MappingContext.jsonInside(bytes)
         } else {
             self.message = nil
         }
@@ -33,6 +37,13 @@ public struct MappingContext: Sendable {
         self.item = item
         self.subpath = subpath
         self.message = message
+    }
+
+    /// `bytes` parsed as JSON when they hold a JSON object or array, else nil.
+    static func jsonInside(_ bytes: [UInt8]) -> JSONValue? {
+        guard let first = bytes.first(where: { $0 > 0x20 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        else { return nil }
+        return try? JSONValue.parse(bytes)
     }
 
     public func with(item: JSONValue) -> MappingContext {

@@ -5,7 +5,8 @@ import BridgeCore
 public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
     public enum Root: String, Sendable, CaseIterable {
         case payload, header, query, item, path, source
-        /// The payload's `Message` string parsed as JSON (Amazon SNS wraps the event in it).
+        /// The payload's `Message` string parsed as JSON (Amazon SNS wraps the event in it), or a Pub/Sub push's
+        /// `message.data` decoded from base64 and parsed as JSON.
         case message
     }
 

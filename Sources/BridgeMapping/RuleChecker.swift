@@ -79,7 +79,7 @@ public struct RuleChecker: Sendable {
         var out: [Diagnostic] = []
         for rule in source.rules {
             let single = SourceDefinition(
-                name: source.name, file: source.file, verifier: nil, disabledReason: nil, preset: nil,
+                name: source.name, file: source.file, verifier: nil, disabledReason: nil, preset: source.preset,
                 dedupe: source.dedupe, team: source.team, streamToken: source.streamToken, rules: [rule], tests: [])
             var matchedContexts: [MappingContext] = []
             for (request, payload) in bodies {

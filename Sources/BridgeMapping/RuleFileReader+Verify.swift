@@ -7,7 +7,7 @@ import Yams
 extension RuleFileReader {
     static let verifyKeys = [
         "preset", "secrets", "user", "url", "tolerance", "allow_networks", "unverified", "hmac", "token", "topics",
-        "confirm_subscriptions",
+        "confirm_subscriptions", "audience", "service_accounts", "tenant", "secret_parameter", "secret_header",
     ]
     static let hmacKeys = [
         "algorithm", "header", "prefix", "format", "separator", "signature_key", "timestamp_key", "encoding", "signed",
@@ -31,6 +31,15 @@ extension RuleFileReader {
         var topicRefs: [String] = []
         var topicsGiven = false
         var confirmSubscriptions = false
+        var audience: String?
+        var audienceRefs: [String] = []
+        var serviceAccounts: [String] = []
+        var serviceAccountRefs: [String] = []
+        var serviceAccountsGiven = false
+        var tenant: String?
+        var tenantRefs: [String] = []
+        var secretParameter: String?
+        var secretHeader: String?
         for (key, keyNode, value) in pairs {
             switch key {
             case "preset":
@@ -84,6 +93,39 @@ extension RuleFileReader {
                 }
             case "confirm_subscriptions":
                 confirmSubscriptions = bool(value, what: "'confirm_subscriptions'") ?? false
+            case "audience":
+                if let s = nonEmptyString(value, what: "'audience'") {
+                    let (expanded, refs) = expand(s)
+                    audience = expanded
+                    audienceRefs = refs
+                }
+            case "tenant":
+                if let s = nonEmptyString(value, what: "'tenant'") {
+                    let (expanded, refs) = expand(s)
+                    tenant = expanded
+                    tenantRefs = refs
+                }
+            case "secret_parameter":
+                if let s = nonEmptyString(value, what: "'secret_parameter'") { secretParameter = s }
+            case "secret_header":
+                if let s = nonEmptyString(value, what: "'secret_header'") { secretHeader = s }
+            case "service_accounts":
+                serviceAccountsGiven = true
+                let items: [Node] = value.sequence.map { Array($0) } ?? [value]
+                for item in items {
+                    guard let s = string(item, what: "a service account") else { continue }
+                    let (expanded, refs) = expand(s)
+                    serviceAccountRefs += refs
+                    for account in expanded.split(separator: ",").map({ $0.trimmed }) where !account.isEmpty {
+                        if account.contains("@") {
+                            serviceAccounts.append(account)
+                        } else {
+                            error(
+                                item,
+                                "'\(account)' is not a service account email (name@project.iam.gserviceaccount.com)")
+                        }
+                    }
+                }
             case "secrets":
                 secretsGiven = true
                 let items: [Node] = value.sequence.map { Array($0) } ?? [value]
@@ -163,6 +205,61 @@ extension RuleFileReader {
                     + (topicRefs.isEmpty ? "" : ": set \(topicRefs.joined(separator: " or "))")
             }
             return
+        }
+        if case .gcpPubSub = scheme {
+            if secretsGiven {
+                warning(node, "'secrets' are not used by gcp-pubsub: Google signs the token with its keys")
+            }
+            definition.verifier = SignatureVerifier(
+                scheme: .gcpPubSub(audience: audience ?? "", serviceAccounts: serviceAccounts), secrets: [],
+                tolerance: tolerance, allowedNetworks: networks)
+            if audience == nil {
+                error(node, "the gcp-pubsub preset needs 'audience': the audience set on the push subscription")
+            }
+            if !serviceAccountsGiven {
+                error(
+                    node,
+                    "the gcp-pubsub preset needs 'service_accounts': the service accounts whose tokens are accepted")
+            }
+            if let audience, audience.isEmpty {
+                definition.disabledReason =
+                    "no Pub/Sub audience configured"
+                    + (audienceRefs.isEmpty ? "" : ": set \(audienceRefs.joined(separator: " or "))")
+            } else if serviceAccountsGiven, serviceAccounts.isEmpty {
+                definition.disabledReason =
+                    "no Pub/Sub service account configured"
+                    + (serviceAccountRefs.isEmpty ? "" : ": set \(serviceAccountRefs.joined(separator: " or "))")
+            }
+            return
+        }
+        if case .azureEventGrid = scheme {
+            let auth = EventGridAuth(
+                tenant: tenant ?? "", audience: audience ?? "", parameter: secretParameter ?? "code",
+                header: secretHeader ?? "X-Webhook-Secret")
+            definition.verifier = SignatureVerifier(
+                scheme: .azureEventGrid(auth), secrets: secrets, tolerance: tolerance, allowedNetworks: networks)
+            if serviceAccountsGiven { error(node, "'service_accounts' belongs to the gcp-pubsub preset") }
+            if auth.usesEntraID {
+                if auth.keysURL == nil {
+                    error(node, "'tenant' must be a Microsoft Entra ID tenant id (a GUID) or domain")
+                } else if auth.audience.isEmpty {
+                    definition.disabledReason =
+                        "no Entra ID audience configured"
+                        + (audienceRefs.isEmpty ? "" : ": set \(audienceRefs.joined(separator: " or "))")
+                }
+            } else if secrets.isEmpty {
+                let refs = tenantRefs + secretRefs
+                definition.disabledReason =
+                    "neither an Entra ID tenant nor a shared secret is configured"
+                    + (refs.isEmpty ? "" : ": set \(refs.joined(separator: " or "))")
+            }
+            return
+        }
+        if tenant != nil || secretParameter != nil || secretHeader != nil {
+            error(node, "'tenant', 'secret_parameter' and 'secret_header' belong to the azure-eventgrid preset")
+        }
+        if audience != nil || serviceAccountsGiven {
+            error(node, "'audience' and 'service_accounts' belong to the gcp-pubsub preset")
         }
         if topicsGiven || confirmSubscriptions {
             error(node, "'topics' and 'confirm_subscriptions' belong to the aws-sns preset")

@@ -60,10 +60,13 @@ public struct RuleTestRunner: Sendable {
         var headers = HeaderBag(test.headers)
         if headers["Content-Type"] == nil { headers.add("Content-Type", "application/json") }
         var verifier: SignatureVerifier?
-        // SNS messages are signed by AWS with its certificate: rule-file tests map them unsigned (the aws-sns preset
-        // itself is tested with test certificates in Tests/BridgeVerificationTests).
+        // SNS messages are signed by AWS with its certificate, Pub/Sub push tokens by Google with its keys: rule-file
+        // tests map them unsigned (the aws-sns and gcp-pubsub presets themselves are tested with test certificates
+        // and keys in Tests/BridgeVerificationTests).
         var isSNS = false
         if case .awsSNS? = source.verifier?.scheme { isSNS = true }
+        if case .gcpPubSub? = source.verifier?.scheme { isSNS = true }
+        if case .azureEventGrid(let auth)? = source.verifier?.scheme, auth.usesEntraID { isSNS = true }
         if let configured = source.verifier, configured.scheme != .unverified, !isSNS {
             var scheme = configured.scheme
             if case .basic(let user) = scheme, user.isEmpty { scheme = .basic(user: "test-user") }

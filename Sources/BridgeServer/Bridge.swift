@@ -94,11 +94,31 @@ public final class Bridge: Sendable {
             persistentDirectory: (configuration.dataDirectory as NSString).appendingPathComponent("sns-certificates"),
             seedDirectory: SNSCertificateCache.seedDirectoryFromEnvironment(configuration.environment),
             fetch: { url in try await Bridge.fetch(url, limit: 64 * 1024) })
+        // Google's OIDC signing keys for Pub/Sub push tokens: pre-seeded from GCP_JWKS_FILE (then never fetched), or
+        // fetched over HTTPS from Google's certificate endpoint only, at most once a minute whoever asks.
+        let googleKeys: JWKSKeyCache
+        do {
+            googleKeys = try await JWKSKeyCache(
+                provider: "Google", url: JWKSKeyCache.googleCertificatesURL,
+                seedFile: configuration.environment["GCP_JWKS_FILE"].flatMap { $0.isEmpty ? nil : $0 },
+                fetch: { url in try await Bridge.fetchKeySet(url) })
+        } catch let error as JWKSError {
+            throw ConfigurationError(
+                .invalidValue, setting: "GCP_JWKS_FILE", value: configuration.environment["GCP_JWKS_FILE"],
+                expected: "a readable JSON Web Key Set with RSA keys (\(error.description))")
+        }
+        // Microsoft Entra ID tenants' signing keys for Event Grid tokens: pre-seeded from AZURE_JWKS_FILE (then never
+        // fetched), or fetched over HTTPS from login.microsoftonline.com only, at most once a minute per tenant.
+        let entraKeys = JWKSDirectory(
+            provider: "Microsoft Entra ID",
+            seedFile: configuration.environment["AZURE_JWKS_FILE"].flatMap { $0.isEmpty ? nil : $0 },
+            fetch: { url in try await Bridge.fetchKeySet(url) })
         let ingestor = Ingestor(
             rules: rules, store: store, mapper: mapper, metrics: metrics, logger: logger,
             refusals: RefusalLog(capacity: 1000), limiter: RefusalLimiter(limitPerMinute: configuration.refusalLimit),
             aggregateRetention: configuration.aggregateRetention,
             dedupeWindow: configuration.retentionDays * 86400, snsCertificates: snsCertificates,
+            googleKeys: googleKeys, entraKeys: entraKeys,
             visit: { url in _ = try await Bridge.fetch(url, limit: 64 * 1024) }, onStored: { forwarder.notify() })
         self.ingestor = ingestor
         let reloader = RuleReloader(
@@ -195,6 +215,19 @@ public final class Bridge: Sendable {
             throw ConfigurationError(.invalidValue, setting: "SNS", value: nil, expected: "a 2xx answer")
         }
         return Array(buffer: try await response.body.collect(upTo: limit))
+    }
+
+    /// GETs a provider's key set (a fixed HTTPS URL) with a short timeout, no redirects and a 64 KiB limit; throws on
+    /// any status but 2xx.
+    static func fetchKeySet(_ url: URL) async throws -> JWKSKeyCache.Fetched {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .GET
+        let response = try await snsClient.execute(request, timeout: .seconds(10))
+        guard (200..<300).contains(response.status.code) else {
+            throw ConfigurationError(.invalidValue, setting: "JWKS", value: nil, expected: "a 2xx answer")
+        }
+        let body = Array(buffer: try await response.body.collect(upTo: JWKSKeyCache.maximumSize))
+        return .init(body: body, cacheControl: response.headers.first(name: "cache-control"))
     }
 
     /// Triggers the same graceful shutdown as SIGTERM.

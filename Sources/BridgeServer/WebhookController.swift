@@ -34,6 +34,24 @@ struct WebhookController {
             try await self.handle(request, context, subpath: context.parameters.getCatchAll().joined(separator: "/"))
         }
         router.put("/hooks/:source") { request, context in try await self.handle(request, context, subpath: "") }
+        router.on("/hooks/:source", method: .options) { request, context in self.handshake(request, context) }
+    }
+
+    /// The CloudEvents webhook validation handshake of Azure Event Grid: `OPTIONS` with
+    /// `WebHook-Request-Origin: eventgrid.azure.net` is answered 200 with `WebHook-Allowed-Origin` for an enabled
+    /// azure-eventgrid source, and 404 otherwise. It stores nothing and says only that the source exists, so it asks
+    /// for no credentials (the deliveries that follow are verified).
+    func handshake(_ request: Request, _ context: BridgeRequestContext) -> Response {
+        let name = context.parameters.get("source") ?? ""
+        let requestOrigin = HTTPField.Name("WebHook-Request-Origin")!
+        guard let source = ingestor.rules.source(name), source.disabledReason == nil,
+            case .azureEventGrid? = source.verifier?.scheme,
+            let origin = request.headers[requestOrigin]?.lowercased(), origin == "eventgrid.azure.net"
+        else { return Self.json(404, .object(["error": .string("no webhook handshake here")])) }
+        var headers = HTTPFields()
+        headers[HTTPField.Name("WebHook-Allowed-Origin")!] = origin
+        headers[HTTPField.Name("WebHook-Allowed-Rate")!] = "*"
+        return Response(status: .ok, headers: headers)
     }
 
     func handle(_ request: Request, _ context: BridgeRequestContext, subpath: String) async throws -> Response {

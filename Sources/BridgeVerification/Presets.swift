@@ -152,5 +152,16 @@ public struct VerificationPreset: Sendable {
             name: "aws-sns", provider: "Amazon SNS (HTTPS subscription, SignatureVersion 1 and 2)",
             scheme: .awsSNS(topics: [], confirmSubscriptions: false), deliveryIdHeader: "x-amz-sns-message-id",
             secretMeaning: "none: AWS signs with its certificate; 'topics' lists the accepted topic ARNs"),
+        VerificationPreset(
+            name: "gcp-pubsub", provider: "Google Cloud Pub/Sub push (OIDC token, RS256)",
+            scheme: .gcpPubSub(audience: "", serviceAccounts: []), deliveryIdHeader: nil,
+            secretMeaning:
+                "none: Google signs the token with its keys; 'audience' and 'service_accounts' say which tokens count"),
+        VerificationPreset(
+            name: "azure-eventgrid",
+            provider: "Azure Event Grid (Entra ID token, or a shared secret in ?code= or a header)",
+            scheme: .azureEventGrid(EventGridAuth()), deliveryIdHeader: nil,
+            secretMeaning:
+                "the shared secret (?code= or X-Webhook-Secret); none with 'tenant' and 'audience' (Entra ID tokens)"),
     ]
 }

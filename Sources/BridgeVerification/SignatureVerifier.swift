@@ -80,6 +80,16 @@ public struct SignatureVerifier: Sendable {
         case .awsSNS:
             throw VerificationError(
                 .certificateUnavailable, "an SNS message is verified with its signing certificate (verifySNS)")
+        case .azureEventGrid(let auth):
+            guard !auth.usesEntraID else {
+                throw VerificationError(
+                    .signingKeysUnavailable,
+                    "an Entra ID Event Grid delivery is verified with the tenant's keys (verifyEventGridToken)")
+            }
+            try verifyEventGridSecret(request, auth: auth)
+        case .gcpPubSub:
+            throw VerificationError(
+                .signingKeysUnavailable, "a Pub/Sub push is verified with Google's signing keys (verifyPubSub)")
         case .urlAndForm(let header, let url):
             guard let value = request.headers[header],
                 let presented = ByteEncoding.fromBase64(value.trimmed)

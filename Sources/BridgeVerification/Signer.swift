@@ -22,6 +22,13 @@ public struct Signer: Sendable {
             return []
         case .awsSNS:
             throw SignerError("Amazon SNS messages are signed by AWS with its certificate; they cannot be signed here")
+        case .azureEventGrid(let auth):
+            guard !auth.usesEntraID else {
+                throw SignerError("Entra ID tokens are issued by Microsoft; they cannot be signed here")
+            }
+            return [(auth.header, secret.string)]
+        case .gcpPubSub:
+            throw SignerError("Pub/Sub push tokens are signed by Google with its keys; they cannot be signed here")
         case .token(let header, let prefix):
             return [(header, prefix + secret.string)]
         case .queryToken:

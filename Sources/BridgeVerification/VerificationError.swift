@@ -20,6 +20,8 @@ public struct VerificationError: Error, Sendable, Equatable, CustomStringConvert
         /// The bridge's budget of SNS certificate fetches for this minute is spent (503: SNS retries). Not the
         /// client's failure: it is not counted as a refusal.
         case certificateBudgetSpent = "certificate_budget_spent"
+        /// The provider's published signing keys (a JWKS) cannot be had right now (503: the sender retries).
+        case signingKeysUnavailable = "signing_keys_unavailable"
     }
 
     public let reason: Reason

@@ -29,6 +29,12 @@ public enum VerificationScheme: Sendable, Equatable {
     /// `SigningCertURL` (an SNS host over HTTPS only), from topics in `topics` only. Confirmation requests are
     /// answered 200 and, with `confirmSubscriptions`, confirmed by visiting their `SubscribeURL` once.
     case awsSNS(topics: [String], confirmSubscriptions: Bool)
+    /// Google Cloud Pub/Sub push with authentication: the `Authorization: Bearer` OIDC token signed by Google
+    /// (RS256, Google's published keys), for `audience`, from one of `serviceAccounts` (verified emails).
+    case gcpPubSub(audience: String, serviceAccounts: [String])
+    /// Azure Event Grid webhook delivery: a Microsoft Entra ID bearer token (the tenant's keys, its audience) when a
+    /// tenant is set, else a shared secret (the source's secrets) in a query parameter or a header.
+    case azureEventGrid(EventGridAuth)
     /// No verification, which a rule file must declare explicitly.
     case unverified
 }
@@ -47,6 +53,8 @@ extension VerificationScheme {
         case .rsa(let header, _, _): return [header]
         case .httpSignature(let header): return [header, "Signature", "Authorization"]
         case .urlAndForm(let header, _): return [header]
+        case .gcpPubSub: return ["Authorization"]
+        case .azureEventGrid(let auth): return [auth.header, "Authorization"]
         case .queryToken, .awsSNS, .unverified: return []
         }
     }

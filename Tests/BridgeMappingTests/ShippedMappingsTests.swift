@@ -44,6 +44,9 @@ struct ShippedMappingsTests {
                 "\(name)_WEBHOOK_SECRET": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "\(name)_WEBHOOK_USER": "user",
                 // The aws-sns source has no secret: it is enabled by the topic it accepts.
                 "AWS_SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:deploys",
+                // The gcp-pubsub source has no secret: it is enabled by the audience and service accounts it accepts.
+                "GCP_PUBSUB_AUDIENCE": "https://bridge.example.com/hooks/gcp-pubsub",
+                "GCP_PUBSUB_SERVICE_ACCOUNTS": "pubsub-push@my-project.iam.gserviceaccount.com",
             ]
             let (configured, _) = RuleLoader(environment: env).load(file: file, text: text)
             #expect(configured?.disabledReason == nil, "\(file) should start with only \(name)_WEBHOOK_SECRET set")

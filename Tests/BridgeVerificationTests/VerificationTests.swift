@@ -337,8 +337,9 @@ struct SchemeTests {
         #expect(CIDR("300.1.1.1/8") == nil)
     }
 
-    // aws-sns is signed by AWS with a certificate: SNSVerificationTests covers it with test certificates.
-    @Test(arguments: VerificationPreset.all.map(\.name).filter { $0 != "aws-sns" })
+    // aws-sns is signed by AWS with a certificate (SNSVerificationTests covers it with test certificates), gcp-pubsub
+    // by Google with its keys (GCPPubSubTests covers it with test keys).
+    @Test(arguments: VerificationPreset.all.map(\.name).filter { $0 != "aws-sns" && $0 != "gcp-pubsub" })
     func everyPresetVerifiesWhatItsSignerProduces(preset: String) throws {
         let p = try #require(VerificationPreset.named(preset))
         var scheme = p.scheme
