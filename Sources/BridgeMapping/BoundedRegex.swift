@@ -49,6 +49,15 @@ public struct BoundedRegex: Sendable {
         return program.run(Array(text.unicodeScalars.prefix(BoundedRegex.maxInput)), steps: &steps)
     }
 
+    /// For the fuzz target: matches all of `text` (no `maxInput` cut) and returns the steps taken and their bound,
+    /// `(4 × program size + 1) × (scalars + 1)`, which `steps` never exceeds.
+    @_spi(Fuzzing) public func matchCountingSteps(_ text: String) -> (matched: Bool, steps: Int, bound: Int) {
+        let scalars = Array(text.unicodeScalars)
+        var steps = 0
+        let matched = program.run(scalars, steps: &steps)
+        return (matched, steps, (4 * program.count + 1) * (scalars.count + 1))
+    }
+
     /// Why a pattern is refused: the end of a sentence that starts with "regex '<pattern>'".
     struct Refusal: Error {
         var text: String
