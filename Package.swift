@@ -219,8 +219,9 @@ for target in package.targets where target.type != .system {
 }
 
 // Fuzzing (docs/fuzzing.md, scripts/fuzz.sh): libFuzzer entry points over the parsers, the templates, the rule
-// loader, the verifiers and the mapper. Only with BRIDGE_FUZZ=1, so `swift build` and `swift test` never see
-// them; they depend only on the pure targets, so NIO and Hummingbird are not built with sanitizers.
+// loader, the verifiers, the mapper and the regex engine. Only with BRIDGE_FUZZ=1, so `swift build` and
+// `swift test` never see them; they depend only on the pure targets, so NIO and Hummingbird are not built with
+// sanitizers.
 if Context.environment["BRIDGE_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzJSON", ["BridgeCore"]),
@@ -228,6 +229,7 @@ if Context.environment["BRIDGE_FUZZ"] == "1" {
         ("FuzzRules", ["BridgeCore", "BridgeVerification", "BridgeMapping"]),
         ("FuzzVerification", ["BridgeCore", "BridgeVerification"]),
         ("FuzzMapper", ["BridgeCore", "BridgeVerification", "BridgeMapping"]),
+        ("FuzzRegex", ["BridgeMapping"]),
     ]
     for fuzz in fuzzTargets {
         package.targets.append(

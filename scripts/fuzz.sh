@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-targets=(${FUZZ_TARGETS:-FuzzJSON FuzzTemplate FuzzRules FuzzVerification FuzzMapper})
+targets=(${FUZZ_TARGETS:-FuzzJSON FuzzTemplate FuzzRules FuzzVerification FuzzMapper FuzzRegex})
 scratch=.build-fuzz
 flags=(--scratch-path "$scratch" -c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=address)
 
