@@ -9,6 +9,8 @@ itself is broken (a webhook not answered as expected, a phase that does not fini
 
 Phases (docs/benchmark.md explains each row):
   1. nginx baseline: wrk POSTs the same signed body to an nginx location that reads the body and answers 204.
+  1b. the floors (with --floors): the same load against a minimal SwiftNIO HTTP/1 handler and a minimal
+     Hummingbird 2 route (Benchmarks/Floors), each reading the body and answering 204: what the HTTP stack costs.
   2. start-up: exec to the first /readyz 200 with 40 rule files, median of several starts on empty data dirs.
   3. one bridge (40 rule files, real forwarding to an nginx fake Cloudthread): idle RSS; wrk load with valid
      signatures (throughput, p99, CPU per accepted webhook including forwarding it, peak RSS); N more webhooks
@@ -395,6 +397,66 @@ class Wrk:
         return r
 
 
+# ---------------------------------------------------------------- the floors
+
+
+class Floor:
+    """One of the floors of Benchmarks/Floors (a minimal Hummingbird 2 route, a minimal SwiftNIO HTTP/1 handler):
+    reads the body of POST /hooks/<source> and answers 204, nothing else. What the HTTP stack alone costs."""
+
+    def __init__(self, binary, workdir, name):
+        self.binary, self.name = binary, name
+        self.port = free_port()
+        self.log_path = os.path.join(workdir, f"floor-{name}.log")
+        self.proc = None
+
+    def start(self, body):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, str(self.port)], stdout=self.log_file, stderr=subprocess.STDOUT)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise BenchmarkError(f"floor '{self.name}' exited with {self.proc.returncode}")
+            try:
+                return http_request(self.port, "POST", "/hooks/github", body=body, timeout=2)[0] == 204
+            except OSError:
+                return False
+        wait_until(up, 30, 0.01, f"floor '{self.name}' to answer 204")
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.log_file.close()
+
+
+def measure_floor(floor, wrk, script, args, body):
+    """The same valid load as the bridge's (wrk, same script and connections): answers/s, p99, CPU per answer
+    (utime + stime of the floor's process), peak RSS."""
+    floor.start(body)
+    try:
+        wrk.run(floor.port, script, args.warmup, label=f"floor-{floor.name}-warmup")
+        cpu0 = proc_cpu_seconds(floor.pid)
+        r = wrk.run(floor.port, script, args.duration, label=f"floor-{floor.name}")
+        cpu1 = proc_cpu_seconds(floor.pid)
+        hwm = proc_status_kib(floor.pid, "VmHWM") * 1024
+    finally:
+        floor.stop()
+    answered = r["statuses"].get(204, 0)
+    if answered != r["requests"] or answered == 0 or sum(r["errors"].values()) > 0:
+        raise BenchmarkError(f"floor '{floor.name}' answered {r['statuses']}, errors {r['errors']}")
+    return {"rps": answered / r["seconds"], "p99_us": r["p99_us"], "hwm": hwm, "cpu": (cpu1 - cpu0) / answered}
+
+
 # ---------------------------------------------------------------- the bridge
 
 
@@ -586,6 +648,10 @@ class Table:
         t, m, bound, result = self.rows[before]
         self.rows[before] = (t, m, f"{ratio:.2f}x ({bound})", result)
 
+    def info_ratio(self, target, measured, ratio, what):
+        """A row without a target (the floors, for the record): the ratio says what it is relative to."""
+        self.rows.append((target, measured, f"{ratio:.2f}x {what}", "info"))
+
     def failed(self):
         return [r for r in self.rows if r[3] == "FAIL"]
 
@@ -647,6 +713,9 @@ def main():
                          "verified, as in a flood spread over many addresses; 60 = as shipped)")
     ap.add_argument("--log-level", default="warning", help="LOG_LEVEL of the bridge (default warning, as required)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, wrk output)")
+    ap.add_argument("--floors", default=None,
+                    help="directory with the floor-nio and floor-hummingbird release binaries of Benchmarks/Floors "
+                         "(scripts/benchmark.sh builds them): adds their rows, measured in the same run")
     args = ap.parse_args()
     if args.long:
         args.count = 1_000_000
@@ -703,6 +772,15 @@ def main():
         if base["statuses"].get(204, 0) != base["requests"] or base["requests"] == 0:
             raise BenchmarkError(f"nginx answered {base['statuses']}")
         nginx_rps1 = base["statuses"][204] / base["seconds"]
+        nginx_cpu = (sum(proc_cpu_seconds(p) for p in nginx_pids) - watch.ours0) / base["requests"]
+
+        # 1b. the floors: the same load against a minimal SwiftNIO handler and a minimal Hummingbird route
+        floors = {}
+        if args.floors:
+            for name, label in (("nio", "SwiftNIO HTTP/1 floor"), ("hummingbird", "Hummingbird 2 floor")):
+                log(f"floor: {label}")
+                floors[name] = (label, measure_floor(Floor(os.path.join(args.floors, f"floor-{name}"), workdir,
+                                                           name), wrk, good_lua, args, body))
 
         # 2. start-up with 40 rule files
         mappings, secrets_env = make_rule_dir(workdir, args.rule_files)
@@ -898,6 +976,18 @@ def main():
                   f"({fmt_int(growth)} bytes)", growth / MIB, 1, "below", "1 MiB")
         table.add_ratio("forged flood: CPU per forgery / per accepted",
                         f"{us(cpu_forged):.1f} us / {us(cpu_accepted):.1f} us", cpu_forged / cpu_accepted, 0.1, "max")
+        for name, (label, f) in floors.items():
+            table.info_ratio(f"{label}: reads the body, 204",
+                             f"{fmt_int(f['rps'])}/s, p99 {f['p99_us'] / 1000:.2f} ms, peak RSS "
+                             f"{f['hwm'] / MIB:.0f} MiB, {us(f['cpu']):.1f} us CPU per request",
+                             f["rps"] / nginx_rps, "of nginx's answers/s")
+        table.info_ratio("nginx: reads the body, 204", f"{fmt_int(nginx_rps)}/s, {us(nginx_cpu):.1f} us CPU per "
+                         "request (workers and master)", 1.0, "the baseline")
+        if "hummingbird" in floors:
+            hb = floors["hummingbird"][1]
+            table.info_ratio("bridge's own CPU above the Hummingbird floor",
+                             f"{us(cpu_accepted - hb['cpu']):.1f} us of {us(cpu_accepted):.1f} us per accepted "
+                             "webhook", (cpu_accepted - hb["cpu"]) / cpu_accepted, "of the bridge's CPU")
         busy = max(others_nginx, others_bridge)
         print(f"machine: other processes used up to {others_nginx:.0%} of the {os.cpu_count()} CPUs during nginx's loads, "
               f"{others_bridge:.0%} during the bridge's" + (

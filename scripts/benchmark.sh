@@ -26,8 +26,11 @@ fi
 
 swift build -c release --product cloudthread-bridge
 binary="$(swift build -c release --show-bin-path)/cloudthread-bridge"
+# The floors (docs/benchmark.md): a minimal SwiftNIO handler and a minimal Hummingbird route, a package of their own.
+swift build -c release --package-path Benchmarks/Floors
+floors="$(swift build -c release --package-path Benchmarks/Floors --show-bin-path)"
 status=0
-python3 scripts/benchmark.py --binary "$binary" "$@" || status=$?
+python3 scripts/benchmark.py --binary "$binary" --floors "$floors" "$@" || status=$?
 
 # The replica row (docs/benchmark.md, "Several replicas on one PostgreSQL"): accepted webhooks/s on SQLite and on one
 # PostgreSQL database with 1 and 3 replicas, measured in one run by scripts/benchmark-replicas.py with the same
