@@ -21,7 +21,7 @@ extension PostgresDeliveryStore {
                       AND (\(source)::TEXT IS NULL OR source = \(source)::TEXT)
                       AND (\(status)::TEXT IS NULL OR status = \(status)::TEXT)
                       AND (\(backfilled)::BOOLEAN IS NULL
-                           OR (substr(coalesce(delivery_key, ''), 1, \(prefixLength)) = \(prefix)::TEXT)
+                           OR (substr(coalesce(delivery_key, ''), 1, \(prefixLength)::INTEGER) = \(prefix)::TEXT)
                               = \(backfilled)::BOOLEAN)
                     ORDER BY id DESC LIMIT \(max(0, limit))
                     """, logger: logger))
