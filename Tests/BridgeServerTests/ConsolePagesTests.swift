@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BridgeStore
+import BridgeStoreTestKit
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -206,6 +207,35 @@ struct ConsolePagesTests {
         // Without CLOUDTHREAD_COST_VIEW_ID or ?view= the page says how to get the cost line, and reads nothing.
         #expect(page.text.contains("Set CLOUDTHREAD_COST_VIEW_ID"))
         #expect(h.fake.state.withLock { $0.costQueries.isEmpty })
+        await b.close()
+        await h.finish()
+    }
+
+    @Test func theDeliveriesPageFiltersBackfilledDeliveries() async throws {
+        let h = try await Self.harness()
+        try await h.start()
+        // Two stored as the backfill command stores them (keys starting with "backfill:"), one as a webhook.
+        for key in ["backfill:github:41", "gh-delivery-7", "backfill:gitlab:9"] {
+            var d = delivery(key: key)
+            d.source = "deploys"
+            _ = try await h.bridge.store.record(d)
+        }
+        let b = Browser(port: h.port)
+        _ = try await b.signIn()
+        let all = try await b.get("/ui/deliveries")
+        #expect(all.text.contains("href=\"/ui/deliveries/1\""))
+        #expect(all.text.contains("<option value=\"backfill\">backfill</option>"))
+        let backfilled = try await b.get("/ui/deliveries?origin=backfill")
+        #expect(backfilled.status == 200)
+        #expect(backfilled.text.contains("href=\"/ui/deliveries/3\""))
+        #expect(backfilled.text.contains("href=\"/ui/deliveries/1\""))
+        #expect(!backfilled.text.contains("href=\"/ui/deliveries/2\""))
+        #expect(backfilled.text.contains("deploys (backfill)"))
+        #expect(backfilled.text.contains("<option value=\"backfill\" selected>"))
+        let webhooks = try await b.get("/ui/deliveries?origin=webhook")
+        #expect(webhooks.text.contains("href=\"/ui/deliveries/2\""))
+        #expect(!webhooks.text.contains("href=\"/ui/deliveries/1\""))
+        #expect(!webhooks.text.contains("(backfill)"))
         await b.close()
         await h.finish()
     }

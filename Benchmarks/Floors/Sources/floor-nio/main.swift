@@ -22,7 +22,9 @@ final class NoContentHandler: ChannelInboundHandler {
         case .body:
             break
         case .end:
-            var headers = HTTPHeaders()
+            // One header, as every real server sends some: wrk hands a response to its script only when it has
+            // headers, and 204 must not carry Content-Length.
+            var headers = HTTPHeaders([("server", "floor-nio")])
             if !keepAlive { headers.add(name: "connection", value: "close") }
             let head = HTTPResponseHead(version: .http1_1, status: .noContent, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
