@@ -4,7 +4,9 @@ import BridgeVerification
 import Foundation
 
 /// The shipped rule files (`mappings/*.yaml`, or `$BRIDGE_FUZZ_MAPPINGS`), loaded once with every `${NAME}` set:
-/// `*_USER` to a user name, `*_TOPIC_ARN` to an SNS topic ARN, everything else to a secret in the `whsec_` form that every scheme accepts.
+/// `*_USER` to a user name, `*_TOPIC_ARN` to an SNS topic ARN, `*_TENANT_ID` to an Entra ID tenant id,
+/// `*_SERVICE_ACCOUNTS` to a service account email, `*_AUDIENCE` to a URL, everything else to a secret in the
+/// `whsec_` form that every scheme accepts.
 private let sources: [SourceDefinition] = {
     let directory =
         ProcessInfo.processInfo.environment["BRIDGE_FUZZ_MAPPINGS"]
@@ -18,11 +20,7 @@ private let sources: [SourceDefinition] = {
         for reference in text.components(separatedBy: "${").dropFirst() {
             guard let end = reference.firstIndex(where: { $0 == "}" || $0 == ":" }) else { continue }
             let name = String(reference[..<end])
-            environment[name] =
-                name.hasSuffix("_USER")
-                ? "user"
-                : name.hasSuffix("_TOPIC_ARN")
-                    ? "arn:aws:sns:us-east-1:123456789012:fuzz" : "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
+            environment[name] = value(for: name)
         }
     }
     let result = RuleLoader(environment: environment).load(path: directory)
@@ -35,6 +33,16 @@ private let sources: [SourceDefinition] = {
     }
     return result.sources
 }()
+
+/// A value that the setting `name` of a shipped rule file accepts.
+private func value(for name: String) -> String {
+    if name.hasSuffix("_USER") { return "user" }
+    if name.hasSuffix("_TOPIC_ARN") { return "arn:aws:sns:us-east-1:123456789012:fuzz" }
+    if name.hasSuffix("_TENANT_ID") { return "8f6c2b9e-1d3a-4c5e-9b7f-0a1b2c3d4e5f" }
+    if name.hasSuffix("_SERVICE_ACCOUNTS") { return "push@fuzz-project.iam.gserviceaccount.com" }
+    if name.hasSuffix("_AUDIENCE") { return "https://bridge.example/hooks/fuzz" }
+    return "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
+}
 
 /// Per source, the distinct requests its own tests send (headers, query, subpath) apart from the body, plus a bare
 /// request: the body is the fuzz input, so rules that look at an event header are reached.
