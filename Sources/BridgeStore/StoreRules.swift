@@ -161,14 +161,20 @@ extension OutboxStats {
     public static let scheduledState = "scheduled"
 
     /// Counts by state; cost follow-ups not due yet count as `scheduled`, and a due follow-up's age counts from its
-    /// due time (it was not waiting before). `now` is the placeholder of the time now (`?` or `$1`).
+    /// due time (it was not waiting before). `now` is the placeholder of the time now (`?` or `$1`). Sent and dead
+    /// records, the bulk of the table, are only counted, through the (state, due_at) index without reading their
+    /// rows; only pending and in-flight records are read for their kinds and ages.
     public static func query(now: String) -> String {
         let followUp = OutboxKind.costFollowUp.sql
+        let waiting = "\(OutboxState.pending.sql), \(OutboxState.inflight.sql)"
+        let settled = "\(OutboxState.sent.sql), \(OutboxState.dead.sql)"
         return """
             SELECT CASE WHEN state = \(OutboxState.pending.sql) AND kind = \(followUp) AND due_at > \(now)
                         THEN '\(scheduledState)' ELSE state END AS s,
                    COUNT(*), MIN(CASE WHEN kind = \(followUp) THEN due_at ELSE created_at END)
-            FROM outbox GROUP BY s
+            FROM outbox WHERE state IN (\(waiting)) GROUP BY s
+            UNION ALL
+            SELECT state, COUNT(*), NULL FROM outbox WHERE state IN (\(settled)) GROUP BY state
             """
     }
 
