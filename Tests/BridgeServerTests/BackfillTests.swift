@@ -34,15 +34,25 @@ struct BackfillTests {
         return String(text.components(separatedBy: "\ntests:")[0]) + "\n"
     }
 
-    static func harness() async throws -> BridgeHarness {
+    /// A running bridge with the shipped github and gitlab rule files; `retentionDays` when given.
+    static func harness(retentionDays: Double? = nil) async throws -> BridgeHarness {
         let h = try await BridgeHarness(
             rules: ["github.yaml": try shipped("github.yaml"), "gitlab.yaml": try shipped("gitlab.yaml")]
         ) { c in
             c.environment["GITHUB_WEBHOOK_SECRET"] = BridgeHarness.secret
             c.environment["GITLAB_WEBHOOK_SECRET"] = BridgeHarness.secret
+            if let retentionDays { c.retentionDays = retentionDays }
         }
         try await h.start()
         return h
+    }
+
+    /// A reader of octo-org/octo-repo on the fake GitHub, with a token it accepts and a clock that never sleeps.
+    static func githubReader(_ api: FakeProviderAPI, kind: GitHubReader.Kind = .deployments) throws -> GitHubReader {
+        try GitHubReader(
+            api: ProviderAPI(
+                provider: .github, baseURL: api.githubURL, token: Secret("gh-token"), clock: RecordingClock()),
+            repository: "octo-org/octo-repo", kind: kind)
     }
 
     /// Runs a backfill in this process on the harness's store while its bridge runs (as the CLI does beside `serve`).
@@ -220,11 +230,8 @@ struct BackfillTests {
         try await api.start()
         let h = try await Self.harness()
         _ = Self.seedGitHub(api)
-        let gh = ProviderAPI(
-            provider: .github, baseURL: api.githubURL, token: Secret("gh-token"), clock: RecordingClock())
         let report = try await Self.backfill(
-            h, source: "github", try GitHubReader(api: gh, repository: "octo-org/octo-repo", kind: .deployments),
-            window: Self.window(environment: "staging"))
+            h, source: "github", try Self.githubReader(api), window: Self.window(environment: "staging"))
         #expect(report.counts.stored == 1)
         #expect(report.counts.deploymentsRead == 1)
         #expect(api.requests.contains { $0.contains("/deployments?") && $0.contains("environment=staging") })
@@ -242,8 +249,7 @@ struct BackfillTests {
         }
         api.state.withLock { $0.runs = [run(301, "Deploy production", 2), run(302, "CI", 1)] }
         let runs = try await Self.backfill(
-            h, source: "github", try GitHubReader(api: gh, repository: "octo-org/octo-repo", kind: .workflowRuns),
-            window: Self.window())
+            h, source: "github", try Self.githubReader(api, kind: .workflowRuns), window: Self.window())
         #expect(runs.counts.stored == 1)
         #expect(runs.counts.ignored == 1)
         #expect(api.requests.contains { $0.contains("/actions/runs?") && $0.contains("status=completed") })
@@ -382,17 +388,9 @@ struct BackfillTests {
     func oldHoursOnANewBridge() async throws {
         let api = FakeProviderAPI()
         try await api.start()
-        let h = try await BridgeHarness(
-            rules: ["github.yaml": try Self.shipped("github.yaml")]
-        ) { c in
-            c.environment["GITHUB_WEBHOOK_SECRET"] = BridgeHarness.secret
-            c.retentionDays = 30  // aggregates kept 35 days
-        }
-        try await h.start()
+        let h = try await Self.harness(retentionDays: 30)  // aggregates kept 35 days
         let old = Self.seedOld(api, days: 60)
-        let gh = ProviderAPI(
-            provider: .github, baseURL: api.githubURL, token: Secret("gh-token"), clock: RecordingClock())
-        let reader = try GitHubReader(api: gh, repository: "octo-org/octo-repo", kind: .deployments)
+        let reader = try Self.githubReader(api)
         let report = try await Self.backfill(h, source: "github", reader, window: Self.oldWindow())
         #expect(report.counts.stored == 2)
         #expect(report.notes.isEmpty, "\(report.notes)")
@@ -409,22 +407,14 @@ struct BackfillTests {
     func oldDeploysOnAnOldBridge() async throws {
         let api = FakeProviderAPI()
         try await api.start()
-        let h = try await BridgeHarness(
-            rules: ["github.yaml": try Self.shipped("github.yaml")]
-        ) { c in
-            c.environment["GITHUB_WEBHOOK_SECRET"] = BridgeHarness.secret
-            c.retentionDays = 30
-        }
-        try await h.start()
+        let h = try await Self.harness(retentionDays: 30)
         // A live delivery 29.5 days ago: webhooks of this source may have been stored (and their keys pruned) before.
         _ = try await h.bridge.store.record(
             NewDelivery(
                 source: "github", deliveryKey: "live-1", receivedAt: Date().addingTimeInterval(-29.5 * 86400),
                 status: .ignored, explanation: Explanation(source: "github")))
         _ = Self.seedOld(api, days: 45)
-        let gh = ProviderAPI(
-            provider: .github, baseURL: api.githubURL, token: Secret("gh-token"), clock: RecordingClock())
-        let reader = try GitHubReader(api: gh, repository: "octo-org/octo-repo", kind: .deployments)
+        let reader = try Self.githubReader(api)
         let report = try await Self.backfill(h, source: "github", reader, window: Self.oldWindow())
         #expect(report.counts.stored == 0)
         #expect(report.counts.tooOld == 2)
@@ -460,10 +450,7 @@ extension BackfillTests {
             }
         }
         let window = BackfillWindow(since: now.addingTimeInterval(-90 * 86400), until: now, environment: nil)
-        let gh = try GitHubReader(
-            api: ProviderAPI(
-                provider: .github, baseURL: api.githubURL, token: Secret("gh-token"), clock: RecordingClock()),
-            repository: "octo-org/octo-repo", kind: .deployments)
+        let gh = try Self.githubReader(api)
         let gl = try GitLabReader(
             api: ProviderAPI(
                 provider: .gitlab, baseURL: api.gitlabURL + "/api/v4", token: Secret("gl-token"),
