@@ -101,6 +101,7 @@ let package = Package(
                 "BridgeCore", "BridgeVerification", "BridgeMapping", "BridgeCloudthread", "BridgeStore",
                 "BridgeStoreSQLite", "BridgeStorePostgres", "BridgeDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

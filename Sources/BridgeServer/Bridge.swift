@@ -7,6 +7,7 @@ import BridgeStore
 import BridgeVerification
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -130,11 +131,13 @@ public final class Bridge: Sendable {
         // First, so every route (and the answer to an unknown path) sees the client behind a trusted proxy.
         router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
         let duplicates = DuplicateCounter()
-        WebhookController(
+        // The webhooks are served by `WebhookChannelHandler` in each connection's pipeline, not by the router.
+        let edge = WebhookEdge(
             ingestor: ingestor, metrics: metrics, maxBodyBytes: configuration.maxBodyBytes,
             concurrency: ConcurrencyLimit(limit: configuration.maxConcurrent),
-            bodies: BodiesInProgress(limitPerClient: configuration.maxBodiesPerClient), duplicates: duplicates
-        ).addRoutes(to: router)
+            bodies: BodiesInProgress(limitPerClient: configuration.maxBodiesPerClient), duplicates: duplicates,
+            proxies: configuration.trustedProxies)
+        WebhookController(ingestor: ingestor).addRoutes(to: router)
         HealthController(
             store: store, forwarder: forwarder, rules: rules, metrics: metrics, dryRun: configuration.dryRun
         ).addRoutes(to: router)
@@ -156,12 +159,17 @@ public final class Bridge: Sendable {
         }
         let app = Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [
-                        RequestDeadlineHandler(timeout: .seconds(Int64(min(configuration.bodyTimeout, 86400))))
-                    ],
-                    idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
+            server: HTTPServerBuilder { responder in
+                BridgeHTTP1Channel(
+                    inner: HTTP1Channel(
+                        responder: responder,
+                        configuration: .init(
+                            additionalChannelHandlers: [
+                                RequestDeadlineHandler(timeout: .seconds(Int64(min(configuration.bodyTimeout, 86400))))
+                            ],
+                            idleTimeout: .seconds(Int64(min(configuration.idleTimeout, 86400))))),
+                    edge: edge)
+            },
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "cloudthread-bridge"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
