@@ -151,7 +151,9 @@ def callgrind_profile(args, workdir, nginx, mappings, env, lua):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/cloudthread-bridge"))
-    ap.add_argument("--body", default=os.path.join(ROOT, "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json"))
+    ap.add_argument("--body", default=os.path.join(ROOT, "Benchmarks/payloads/deployment_status-9k.json"),
+                    help="the body (default: the benchmark's 9 KB GitHub deployment_status; the 3 KB test fixture is "
+                         "Tests/BridgeServerTests/Fixtures/payloads/deployment_status.json)")
     ap.add_argument("--seconds", type=int, default=10, help="seconds of load while perf samples (default 10)")
     ap.add_argument("--frequency", type=int, default=999, help="perf sampling frequency in Hz (default 999)")
     ap.add_argument("--top", type=int, default=25)
