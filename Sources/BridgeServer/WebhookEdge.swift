@@ -49,16 +49,31 @@ final class WebhookEdge: Sendable {
     }
 
     /// The webhook a request head addresses, or nil when the request is for another route (the router answers it).
+    /// Empty path components are ignored and components are percent-decoded, as the router does.
     static func target(_ head: HTTPRequest) -> Target? {
         guard head.method == .post || head.method == .put, let full = head.path else { return nil }
-        let path: Substring
-        let query: String?
-        if let mark = full.firstIndex(of: "?") {
-            path = full[..<mark]
-            query = String(full[full.index(after: mark)...])
-        } else {
-            path = full[...]
-            query = nil
+        let slash = UInt8(ascii: "/")
+        let mark = full.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = full[..<(mark ?? full.endIndex)]
+        let query = mark.map { String(full[full.utf8.index(after: $0)...]) }
+        // The common case, `/hooks/{source}[/{path}]` with nothing to decode, is read without splitting.
+        if path.utf8.starts(with: "/hooks/".utf8), !path.utf8.contains(UInt8(ascii: "%")) {
+            let rest = path[path.utf8.index(path.startIndex, offsetBy: 7)...]
+            let end = rest.utf8.firstIndex(of: slash) ?? rest.endIndex
+            var subpath = rest[end...]
+            while subpath.utf8.first == slash { subpath = subpath.dropFirst() }
+            while subpath.utf8.last == slash { subpath = subpath.dropLast() }
+            var previous: UInt8 = 0
+            var doubled = false
+            for byte in subpath.utf8 {
+                if byte == slash && previous == slash { doubled = true }
+                previous = byte
+            }
+            if end > rest.startIndex, !doubled {
+                if head.method == .put && !subpath.isEmpty { return nil }
+                return Target(
+                    source: String(rest[..<end]), subpath: String(subpath), path: String(path), query: query)
+            }
         }
         var components = path.split(separator: "/", omittingEmptySubsequences: true)
         guard components.count >= 2, components[0] == "hooks" else { return nil }

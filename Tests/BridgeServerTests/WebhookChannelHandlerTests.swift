@@ -120,5 +120,14 @@ struct WebhookChannelHandlerTests {
         #expect(target(.post, "/hooks") == nil)
         #expect(target(.post, "/hook/github") == nil)
         #expect(target(.post, "/ui/hooks/github") == nil)
+        #expect(target(.post, "/hooks//github//a//b/")?.source == "github")
+        #expect(target(.post, "/hooks//github//a//b/")?.subpath == "a/b")
+        #expect(target(.post, "/hooks/github/a//b")?.subpath == "a/b")
+        #expect(target(.post, "/hooks/github///")?.subpath == "")
+        #expect(target(.post, "/hooks/")?.source == nil)
+        #expect(target(.post, "/hooks/git%68ub")?.source == "github")
+        #expect(target(.put, "/hooks/github/")?.source == "github")
+        #expect(target(.post, "/hooks/github?")?.query == "")
+        #expect(target(.post, "/hooks/github/a?b=/c")?.subpath == "a")
     }
 }
