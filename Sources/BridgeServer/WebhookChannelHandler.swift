@@ -72,10 +72,15 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The peer closed its side while a webhook was in progress: told to the router once it is answered.
     private var inputClosedPending = false
     private var peer: String?
+    /// The connection's event loop as a task executor: a webhook is processed there.
+    private var executor: EventLoopTaskExecutor?
 
     init(edge: WebhookEdge) { self.edge = edge }
 
-    func handlerAdded(context: ChannelHandlerContext) { peer = context.channel.remoteAddress?.ipAddress }
+    func handlerAdded(context: ChannelHandlerContext) {
+        peer = context.channel.remoteAddress?.ipAddress
+        executor = EventLoopTaskExecutor.of(context.eventLoop)
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         peer = context.channel.remoteAddress?.ipAddress
@@ -209,11 +214,17 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         let edge = self.edge
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        Task {
+        let executor = self.executor ?? EventLoopTaskExecutor.of(loop)
+        Task(executorPreference: executor) {
             let answer = await edge.process(w.target, head: w.head, body: body, client: w.client, started: w.started)
-            loop.execute {
+            if loop.inEventLoop {
                 let (handler, context) = bound.value
                 handler.processed(answer, close: w.close, context: context)
+            } else {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.processed(answer, close: w.close, context: context)
+                }
             }
         }
     }

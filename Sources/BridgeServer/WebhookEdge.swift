@@ -4,6 +4,7 @@ import BridgeVerification
 import Foundation
 import HTTPTypes
 import NIOCore
+import Synchronization
 
 /// The rules of the webhook edge, shared by every connection: which requests are webhooks, what is refused before
 /// the body is read (unknown or disabled source, an address over the refusal limit, too many bodies in progress
@@ -176,5 +177,30 @@ final class WebhookEdge: Sendable {
         if let wait = answer.retryAfter { fields[.retryAfter] = String(wait) }
         if close { fields[.connection] = "close" }
         return HTTPResponse(status: .init(code: answer.status), headerFields: fields)
+    }
+}
+
+/// Runs a task's jobs on one event loop: a webhook's processing runs on its connection's loop, so the answer is
+/// written without a hop to another thread (and its store call resumes there).
+final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    /// One executor per event loop, made on first use.
+    private static let executors = Mutex([ObjectIdentifier: EventLoopTaskExecutor]())
+
+    static func of(_ loop: any EventLoop) -> EventLoopTaskExecutor {
+        executors.withLock { all in
+            if let e = all[ObjectIdentifier(loop)] { return e }
+            let e = EventLoopTaskExecutor(loop)
+            all[ObjectIdentifier(loop)] = e
+            return e
+        }
     }
 }
