@@ -22,6 +22,44 @@ import Testing
         #expect(decoded == e)
     }
 
+    @Test func explanationsAreWhatTheValueWriterWrites() {
+        var rng = SplitMix(seed: 19)
+        let words = ["", "a", "deploy", "\"q\"", "ünï 🚀", "\u{1}\n\t/", "payload.deployment_status.state"]
+        func word() -> String { words[Int(rng.next() % UInt64(words.count))] }
+        for _ in 0..<500 {
+            var e = Explanation(source: word())
+            for _ in 0..<Int(rng.next() % 4) {
+                var checks: [ConditionCheck] = []
+                for _ in 0..<Int(rng.next() % 4) {
+                    checks.append(
+                        ConditionCheck(
+                            path: word(), expectation: word(), seen: rng.next() % 2 == 0 ? nil : word(),
+                            passed: rng.next() % 2 == 0))
+                }
+                e.rules.append(
+                    .init(
+                        rule: word(), matched: rng.next() % 2 == 0, checks: checks,
+                        items: rng.next() % 2 == 0 ? nil : Int(rng.next() % 1000), events: Int(rng.next() % 5),
+                        metrics: Int(rng.next() % 5)))
+            }
+            for _ in 0..<Int(rng.next() % 3) { e.rejected.append(.init(rule: word(), reason: word())) }
+            for _ in 0..<Int(rng.next() % 3) { e.notes.append(word()) }
+            #expect(e.storedJSON == e.jsonValue.json)
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     @Test(arguments: [TeamRef?.none, .id(7), .name("platform")])
     func eventRecordsRoundTripThroughTheDecoder(team: TeamRef?) throws {
         let event = EventRecord(

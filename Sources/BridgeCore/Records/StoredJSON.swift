@@ -2,15 +2,73 @@
 /// and `JSONEncoder` cost a tenth of a webhook's CPU). Read back with `JSONDecoder`: the keys and shapes are those
 /// of the types' `Codable` conformances, which a test checks by round trip.
 extension Explanation {
+    /// Compact JSON with sorted keys, the bytes `JSONValue` would write for `jsonValue`, written in one pass (keys in
+    /// their sorted order by hand): it is built for every webhook, on the store's writer.
     public var storedJSON: String {
-        var object: [String: JSONValue] = [
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + rules.count * 200)
+        out.append(contentsOf: #"{"notes":["#.utf8)
+        for (i, note) in notes.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue._writeString(note, into: &out)
+        }
+        out.append(contentsOf: #"],"rejected":["#.utf8)
+        for (i, r) in rejected.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"reason":"#.utf8)
+            JSONValue._writeString(r.reason, into: &out)
+            out.append(contentsOf: #","rule":"#.utf8)
+            JSONValue._writeString(r.rule, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: #"],"rules":["#.utf8)
+        for (i, trace) in rules.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            trace.writeStored(into: &out)
+        }
+        out.append(contentsOf: #"],"source":"#.utf8)
+        JSONValue._writeString(source, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same as a `JSONValue` (the reference `storedJSON` is checked against).
+    var jsonValue: JSONValue {
+        .object([
             "source": .string(source),
             "rules": .array(rules.map(\.jsonValue)),
             "rejected": .array(rejected.map { .object(["rule": .string($0.rule), "reason": .string($0.reason)]) }),
             "notes": .array(notes.map(JSONValue.string)),
-        ]
-        if rules.isEmpty { object["rules"] = .array([]) }
-        return JSONValue.object(object).json
+        ])
+    }
+}
+
+extension Explanation.RuleTrace {
+    func writeStored(into out: inout [UInt8]) {
+        out.append(contentsOf: #"{"checks":["#.utf8)
+        for (i, check) in checks.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"expectation":"#.utf8)
+            JSONValue._writeString(check.expectation, into: &out)
+            out.append(contentsOf: check.passed ? #","passed":true,"path":"#.utf8 : #","passed":false,"path":"#.utf8)
+            JSONValue._writeString(check.path, into: &out)
+            if let seen = check.seen {
+                out.append(contentsOf: #","seen":"#.utf8)
+                JSONValue._writeString(seen, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: #"],"events":"#.utf8)
+        out.append(contentsOf: String(events).utf8)
+        if let items {
+            out.append(contentsOf: #","items":"#.utf8)
+            out.append(contentsOf: String(items).utf8)
+        }
+        out.append(contentsOf: matched ? #","matched":true,"metrics":"#.utf8 : #","matched":false,"metrics":"#.utf8)
+        out.append(contentsOf: String(metrics).utf8)
+        out.append(contentsOf: #","rule":"#.utf8)
+        JSONValue._writeString(rule, into: &out)
+        out.append(UInt8(ascii: "}"))
     }
 }
 
