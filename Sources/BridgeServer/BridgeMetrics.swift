@@ -8,7 +8,7 @@ import Synchronization
 /// created once and then found in a small cache, so counting costs one lock and one dictionary lookup.
 public final class BridgeMetrics: MetricsRecorder, Sendable {
     public let registry = PrometheusCollectorRegistry()
-    private let counters = Mutex([String: Counter]())
+    private let counters = Mutex([Key: Counter]())
     private let gauges = Mutex([String: Gauge]())
     private let duration: ValueHistogram
 
@@ -23,11 +23,22 @@ public final class BridgeMetrics: MetricsRecorder, Sendable {
         MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
     }
 
-    /// Increments `bridge_<name>_total{labels}` by `by`.
-    private func count(_ name: String, _ labels: [(String, String)], help: String, by: Int = 1) {
-        let key = labels.reduce(name) { $0 + "\u{1}" + $1.0 + "=" + $1.1 }
+    /// A counter's identity in the cache: its name and up to two label values (the label names are fixed per
+    /// name), so a lookup builds no string.
+    private struct Key: Hashable {
+        var name: String
+        var first: String
+        var second: String
+    }
+
+    /// Increments `bridge_<name>_total{labels}` by `by` (one or two labels).
+    private func count(
+        _ name: String, _ label: (String, String), _ other: (String, String)? = nil, help: String, by: Int = 1
+    ) {
+        let key = Key(name: name, first: label.1, second: other?.1 ?? "")
         let counter = counters.withLock { cache in
             if let c = cache[key] { return c }
+            let labels = [label] + (other.map { [$0] } ?? [])
             let c = registry.makeCounter(descriptor: Self.descriptor(name, unit: "total", help: help), labels: labels)
             cache[key] = c
             return c
@@ -37,39 +48,39 @@ public final class BridgeMetrics: MetricsRecorder, Sendable {
 
     public func webhook(source: String, outcome: String) {
         count(
-            "bridge_webhooks", [("source", source), ("outcome", outcome)],
+            "bridge_webhooks", ("source", source), ("outcome", outcome),
             help: "Webhooks received, by source and outcome")
     }
 
     public func verificationFailure(source: String, reason: String) {
         count(
-            "bridge_verification_failures", [("source", source), ("reason", reason)],
+            "bridge_verification_failures", ("source", source), ("reason", reason),
             help: "Webhooks refused by verification, by reason")
     }
 
     public func recordsStored(kind: String, count n: Int) {
         guard n > 0 else { return }
-        count("bridge_records_stored", [("kind", kind)], help: "Records stored in the outbox", by: n)
+        count("bridge_records_stored", ("kind", kind), help: "Records stored in the outbox", by: n)
     }
 
     public func recordsSent(kind: String, count n: Int) {
         guard n > 0 else { return }
-        count("bridge_records_sent", [("kind", kind)], help: "Records accepted by Cloudthread", by: n)
+        count("bridge_records_sent", ("kind", kind), help: "Records accepted by Cloudthread", by: n)
     }
 
     public func deadLetters(kind: String, count n: Int) {
         guard n > 0 else { return }
-        count("bridge_dead_letters", [("kind", kind)], help: "Records moved to dead letters", by: n)
+        count("bridge_dead_letters", ("kind", kind), help: "Records moved to dead letters", by: n)
     }
 
     public func forwardRequest(endpoint: String, result: String) {
         count(
-            "bridge_forward_requests", [("endpoint", endpoint), ("result", result)],
+            "bridge_forward_requests", ("endpoint", endpoint), ("result", result),
             help: "Requests to Cloudthread, by endpoint and result")
     }
 
     public func reload(result: String) {
-        count("bridge_rule_reloads", [("result", result)], help: "Rule reloads, by result")
+        count("bridge_rule_reloads", ("result", result), help: "Rule reloads, by result")
     }
 
     public func setGauge(_ name: String, _ value: Double, help: String) {
