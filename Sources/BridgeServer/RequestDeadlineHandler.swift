@@ -34,6 +34,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     let timeout: TimeAmount
     private var state = State.idle
+    /// When the request in progress must have arrived whole; nil when none is arriving.
+    private var deadline: NIODeadline?
+    /// At most one timer per connection: it is not cancelled when a request arrives whole in time (a keep-alive
+    /// connection's requests would each schedule and cancel one), it finds nothing to do when it fires, or sets
+    /// itself again for the deadline of the request then arriving.
     private var timer: Scheduled<Void>?
     /// Bytes of the next request arrived while this one was processed (pipelining).
     private var nextRequestStarted = false
@@ -66,10 +71,10 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         case (.expired, _): return
         case (.idle, .head): start(context)
         case (.receiving, .end):
-            cancelTimer()
+            deadline = nil
             state = .processing
         case (.answeredEarly(let answerEnded), .end):
-            cancelTimer()
+            deadline = nil
             state = .processing
             if answerEnded { requestDone(context) }
         default: break
@@ -99,22 +104,38 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func start(_ context: ChannelHandlerContext) {
-        cancelTimer()
         state = .receiving
+        let due = NIODeadline.now() + timeout
+        deadline = due
+        if timer == nil { schedule(context, at: due) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at due: NIODeadline) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: timeout) {
+        timer = context.eventLoop.scheduleTask(deadline: due) {
             let (handler, context) = bound.value
-            handler.expire(context)
+            handler.timerFired(context)
         }
     }
 
     private func cancelTimer() {
         timer?.cancel()
         timer = nil
+        deadline = nil
+    }
+
+    private func timerFired(_ context: ChannelHandlerContext) {
+        timer = nil
+        guard let due = deadline else { return }
+        if due > .now() {
+            schedule(context, at: due)
+            return
+        }
+        expire(context)
     }
 
     private func expire(_ context: ChannelHandlerContext) {
-        timer = nil
+        deadline = nil
         let answer: Bool
         switch state {
         case .receiving: answer = true
