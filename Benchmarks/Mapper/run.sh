@@ -20,7 +20,7 @@ mallocs() {  # mode body iterations
   perf stat -x, -e probe_libc:malloc -- "$bin" --body "$2" --mode "$1" --iterations "$3" 2>&1 >/dev/null \
     | awk -F, '/probe_libc:malloc/ { print $1 }'
 }
-if perf list 2>/dev/null | grep -q probe_libc:malloc; then
+if perf list 2>/dev/null | grep probe_libc:malloc >/dev/null; then
   n=2000
   for body in "${bodies[@]}"; do
     line="$(basename "$body"):"
