@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .executable(name: "cloudthread-bridge", targets: ["cloudthread-bridge"]),
         .library(name: "BridgeServer", targets: ["BridgeServer"]),
+        // For Benchmarks/Mapper, which needs only the rules and the mapper.
+        .library(name: "BridgeMapping", targets: ["BridgeMapping"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

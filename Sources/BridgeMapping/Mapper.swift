@@ -17,9 +17,13 @@ public struct Mapper: Sendable {
 
     /// Parses a body: JSON, or a form with a `payload=` JSON field (GitHub, Travis), or other form fields as an object.
     /// An empty body is an empty object.
-    public static func parseBody(_ request: IncomingRequest) throws -> JSONValue {
+    public static func parseBody(_ request: IncomingRequest) throws -> JSONValue { try indexBody(request).value }
+
+    /// The body as `parseBody` reads it, with JSON indexed (`JSONIndex`) rather than built: only the values a rule
+    /// reads are built. The same bodies are refused with the same errors.
+    static func indexBody(_ request: IncomingRequest) throws -> PayloadNode {
         let body = request.body
-        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return .object([:]) }
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return .built(.object([:])) }
         let contentType = request.headers["Content-Type"]?.lowercased() ?? ""
         let first = body.first { $0 != 0x20 && $0 != 0x0a && $0 != 0x0d && $0 != 0x09 }
         let looksLikeJSON = first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
@@ -27,17 +31,19 @@ public struct Mapper: Sendable {
             let pairs = FormDecoding.pairs(String(decoding: body, as: UTF8.self))
             if let payload = pairs.first(where: { $0.name == "payload" }) {
                 do {
-                    return try JSONValue.parse(Array(payload.value.utf8))
+                    let index = try JSONIndex(Array(payload.value.utf8))
+                    return .indexed(index, index.root)
                 } catch {
                     throw MappingError.malformedBody("the payload field: \(error)")
                 }
             }
             var object: [String: JSONValue] = [:]
             for p in pairs { object[p.name] = .string(p.value) }
-            return .object(object)
+            return .built(.object(object))
         }
         do {
-            return try JSONValue.parse(body)
+            let index = try JSONIndex(body)
+            return .indexed(index, index.root)
         } catch {
             throw MappingError.malformedBody(error.description)
         }
@@ -64,8 +70,20 @@ public struct Mapper: Sendable {
     /// - Throws: `MappingError.malformedBody` when the body cannot be parsed.
     public func map(_ request: IncomingRequest, source: SourceDefinition, subpath: String = "") throws -> MappingResult
     {
-        var payload = try Mapper.parseBody(request)
-        if source.preset == "azure-eventgrid" { payload = Mapper.eventGridEvents(payload) }
+        map(request, body: try Mapper.indexBody(request), source: source, subpath: subpath)
+    }
+
+    /// Maps `request` (already verified) with its body already parsed to `payload` (as `parseBody` gives it).
+    public func map(_ request: IncomingRequest, payload: JSONValue, source: SourceDefinition, subpath: String = "")
+        -> MappingResult
+    {
+        map(request, body: .built(payload), source: source, subpath: subpath)
+    }
+
+    func map(_ request: IncomingRequest, body: PayloadNode, source: SourceDefinition, subpath: String) -> MappingResult
+    {
+        var payload = body
+        if source.preset == "azure-eventgrid" { payload = .built(Mapper.eventGridEvents(payload.value)) }
         let context = MappingContext(request: request, payload: payload, subpath: subpath)
         var explanation = Explanation(source: source.name)
         var records: [OutputRecord] = []
@@ -75,12 +93,12 @@ public struct Mapper: Sendable {
                 rule: rule.name, matched: false, checks: [], items: nil, events: 0, metrics: 0)
             var contexts: [MappingContext] = []
             if let forEach = rule.forEach {
-                let list = context.lookup(forEach)
-                guard case .array(let elements)? = list else {
+                let list = context.lookupNode(forEach)
+                guard let elements = list?.elements else {
                     trace.checks.append(
                         Condition.Check(
                             path: forEach.description, expectation: "is a list (for_each)",
-                            seen: list.map { Condition.abbreviate($0) }, passed: false))
+                            seen: list.map { Condition.abbreviate($0.value) }, passed: false))
                     explanation.rules.append(trace)
                     continue
                 }

@@ -100,36 +100,33 @@ public struct PayloadPath: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Looks the path up in `context`; nil when absent.
-    public func resolve(in context: MappingContext) -> JSONValue? {
-        let start: JSONValue?
+    public func resolve(in context: MappingContext) -> JSONValue? { resolveNode(in: context)?.value }
+
+    /// Looks the path up in `context` without building the value (only the keys on the way are compared).
+    func resolveNode(in context: MappingContext) -> PayloadNode? {
+        let start: PayloadNode?
         switch root {
-        case .payload: start = context.payload
-        case .item: start = context.item
-        case .message: start = context.message
-        case .source: return .string(context.request.source)
-        case .path: return .string(context.subpath)
+        case .payload: start = context.payloadNode
+        case .item: start = context.itemNode
+        case .message: start = context.messageNode
+        case .source: return .built(.string(context.request.source))
+        case .path: return .built(.string(context.subpath))
         case .header:
             guard case .key(let name) = segments[0] else { return nil }
-            return context.request.headers[name].map(JSONValue.string)
+            return context.request.headers[name].map { .built(.string($0)) }
         case .query:
             guard case .key(let name) = segments[0] else { return nil }
-            return context.request.queryValue(name).map(JSONValue.string)
+            return context.request.queryValue(name).map { .built(.string($0)) }
         }
         guard var value = start else { return nil }
         for segment in segments {
-            switch (segment, value) {
-            case (.key(let k), .object(let o)):
-                guard let next = o[k] else { return nil }
-                value = next
-            case (.key(let k), .array(let a)):
-                guard let n = Int(k), let next = a[safe: n] else { return nil }
-                value = next
-            case (.index(let n), .array(let a)):
-                guard let next = a[safe: n < 0 ? a.count + n : n] else { return nil }
-                value = next
-            default:
-                return nil
+            let next: PayloadNode?
+            switch segment {
+            case .key(let k): next = value.member(k)
+            case .index(let n): next = value.element(n)
             }
+            guard let next else { return nil }
+            value = next
         }
         return value
     }

@@ -89,11 +89,7 @@ extension _JSONByteParser {
                     spanStart = i
                     continue
                 default:
-                    throw fail(
-                        .invalidEscape, at: i,
-                        "invalid escape sequence '\\\(_printable(e))' (allowed: \\\" \\\\ \\/ \\b \\f \\n \\r \\t "
-                            + "\\uXXXX)"
-                    )
+                    throw invalidEscape(at: i)
                 }
                 i += 2
                 spanStart = i
@@ -105,6 +101,15 @@ extension _JSONByteParser {
             i = try utf8SequenceEnd(at: i)
         }
         throw fail(.unexpectedEnd, at: i, "unterminated string (opened at byte \(start - 1)), found end of input")
+    }
+
+    @inline(never)
+    func invalidEscape(at i: Int) -> JSONParseError {
+        fail(
+            .invalidEscape, at: i,
+            "invalid escape sequence '\\\(_printable(base[i + 1]))' (allowed: \\\" \\\\ \\/ \\b \\f \\n \\r \\t "
+                + "\\uXXXX)"
+        )
     }
 
     /// Decodes `\uXXXX` (or a `\uXXXX\uXXXX` surrogate pair) at `i` (the backslash). Returns the scalar and the index after it.

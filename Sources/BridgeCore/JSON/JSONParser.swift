@@ -93,6 +93,12 @@ struct _JSONByteParser {
     /// Members of the objects being parsed (shared by all nesting levels), so each dictionary is
     /// created once with the right capacity.
     var memberStack: [_Member] = []
+    /// The tape `JSONIndex` builds (JSONIndex+Builder.swift); unused by the tree parser.
+    var tape: [JSONIndex.Entry] = []
+    /// The key entries of the objects being indexed (shared by all nesting levels).
+    var keyStack: [Int] = []
+    /// Open-addressing table for the duplicate-key check of large objects while indexing (entry index + 1, 0 empty).
+    var keyTable: [Int32] = []
 
     init(base: UnsafePointer<UInt8>, count: Int, maxDepth: Int) {
         self.base = base
