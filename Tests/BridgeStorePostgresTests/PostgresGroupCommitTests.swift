@@ -12,13 +12,13 @@ import Testing
 func recordAsOneGroup(_ store: PostgresDeliveryStore, _ deliveries: [NewDelivery]) async
     -> [Result<RecordResult, any Error>]
 {
-    let pending = Mutex<[Int: PendingRecord]>([:])
+    let pending = PendingRecords()
     return await withTaskGroup(of: (Int, Result<RecordResult, any Error>).self) { group in
         for (i, d) in deliveries.enumerated() {
             group.addTask {
                 do {
                     let r = try await withCheckedThrowingContinuation { continuation in
-                        pending.withLock { $0[i] = PendingRecord(delivery: d, continuation: continuation) }
+                        pending.records.withLock { $0[i] = PendingRecord(delivery: d, continuation: continuation) }
                     }
                     return (i, .success(r))
                 } catch {
@@ -26,14 +26,19 @@ func recordAsOneGroup(_ store: PostgresDeliveryStore, _ deliveries: [NewDelivery
                 }
             }
         }
-        while pending.withLock({ $0.count }) < deliveries.count { try? await Task.sleep(for: .milliseconds(1)) }
-        let all = pending.withLock { p in (0..<deliveries.count).map { p[$0]! } }
+        while pending.records.withLock({ $0.count }) < deliveries.count { try? await Task.sleep(for: .milliseconds(1)) }
+        let all = pending.records.withLock { p in (0..<deliveries.count).map { p[$0]! } }
         store.recordTransactions.withLock { $0 += 1 }
         await store.recordGroup(all)
         var results = [Result<RecordResult, any Error>?](repeating: nil, count: deliveries.count)
         for await (i, r) in group { results[i] = r }
         return results.map { $0! }
     }
+}
+
+/// The webhooks waiting for `recordAsOneGroup`, by position.
+final class PendingRecords: Sendable {
+    let records = Mutex<[Int: PendingRecord]>([:])
 }
 
 func storedID(_ r: Result<RecordResult, any Error>) -> Int64? {
