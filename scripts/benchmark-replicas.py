@@ -2,13 +2,23 @@
 """Webhooks per second on SQLite (one process) and on one PostgreSQL database with 1 and 3 replicas, in one run.
 
   python3 scripts/benchmark-replicas.py --database-url postgres://... [--binary .build/release/cloudthread-bridge]
+      [--binary /tmp/bridge-before ...]
 
-Each run starts the bridges in dry run (nothing is sent) on loopback, PostgreSQL on a fresh schema. With wrk
+Each run starts the bridges in dry run (nothing is sent) on loopback, PostgreSQL on a fresh schema, with the shipped
+rule files as scripts/benchmark.py loads them (no body de-duplication, no item keys: one body is replayed). With wrk
 installed (the default driver), wrk POSTs one signed GitHub webhook with a fresh X-GitHub-Delivery per request for
 --duration seconds after a 2 s warm-up, from --connections keep-alive connections split evenly over the replicas (one
 wrk process per replica, all at once); webhooks/s is the 202 answers divided by the duration. Without wrk (or with
 --driver python) Python threads send --count webhooks instead. Bounded; it stops by itself. It prints one line per
 configuration and the ratios to SQLite. The numbers depend on the machine: compare them with each other.
+
+CPU per webhook: the user and system time (/proc/PID/stat) of the bridge processes, and of every process of the
+PostgreSQL cluster (the postmaster listening on the URL's port and its children: the backends, the WAL writer, the
+checkpointer...), read before and after the measured load, divided by the 202 answers. Both are given and summed, so
+SQLite (the bridge alone) and PostgreSQL (the bridge and the server) compare. Reading another user's /proc entries
+needs root or the cluster's user; --pg-pid names the postmaster when it cannot be found from the port.
+With several --binary (e.g. main's build and a branch's), every configuration is run for each, back to back, and
+one table compares them.
 """
 import argparse, hashlib, hmac, http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile
 import threading, time, uuid
@@ -141,11 +151,90 @@ def wrk_load(ports, connections, duration, workdir, label):
     return accepted, answered, seconds, p99
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User plus system time of a process so far, in seconds; None when it is gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime and stime: fields 14 and 15 of stat
+
+
+def children(pid):
+    """The pids of a process's children."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def listening_pid(port):
+    """The pid of the process listening on 127.0.0.1 or any address at this TCP port (the postmaster), or None."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    if not inodes:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def cluster_cpu(postmaster):
+    """CPU seconds so far of each process of the cluster: the postmaster and its children, by pid."""
+    if postmaster is None:
+        return {}
+    pids = [postmaster] + children(postmaster)
+    return {p: t for p in pids if (t := cpu_seconds(p)) is not None}
+
+
+def benchmark_mappings(workdir):
+    """The shipped rule files, as scripts/benchmark.py loads them: the load replays one body with a fresh delivery id
+    per request, so the body de-duplication of the GitHub preset is turned off (`dedupe: { body: false }`) and the
+    rules' item keys (`dedupe_key`, the provider's deploy id) are taken out; otherwise every request after the first
+    would be a duplicate."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mappings")
+    dst = os.path.join(workdir, "mappings")
+    os.makedirs(dst, exist_ok=True)
+    for name in os.listdir(src):
+        if not name.endswith(".yaml"):
+            if not os.path.exists(os.path.join(dst, name)):
+                os.symlink(os.path.abspath(os.path.join(src, name)), os.path.join(dst, name))  # examples/
+            continue
+        with open(os.path.join(src, name)) as f:
+            text = re.sub(r"^[ \t]*dedupe_key:.*\n", "", f.read(), flags=re.M)
+        if re.search(r"^\s*preset:\s*(github|gitlab|bitbucket|bitbucket-server|jira|pagerduty|sentry)\b", text, re.M) \
+                and not re.search(r"^dedupe:", text, re.M):
+            text += "\ndedupe: { body: false }\n"
+        with open(os.path.join(dst, name), "w") as f:
+            f.write(text)
+    return dst
+
+
 def start(binary, database_url, data):
     port = free_port()
     env = dict(os.environ, GITHUB_WEBHOOK_SECRET=SECRET.decode(), BRIDGE_HOST="127.0.0.1",
-               BRIDGE_PORT=str(port), BRIDGE_DATA_DIR=data, BRIDGE_MAPPINGS="mappings", LOG_LEVEL="warning",
-               LOG_FORMAT="text", BRIDGE_MAX_CONCURRENT="0", BRIDGE_REFUSAL_LIMIT="0")
+               BRIDGE_PORT=str(port), BRIDGE_DATA_DIR=data, BRIDGE_MAPPINGS=benchmark_mappings(data),
+               LOG_LEVEL="warning", LOG_FORMAT="text", BRIDGE_MAX_CONCURRENT="0", BRIDGE_REFUSAL_LIMIT="0")
     env.pop("CLOUDTHREAD_API_KEY", None)
     env.pop("BRIDGE_DATABASE_URL", None)
     if database_url:
@@ -164,7 +253,8 @@ def start(binary, database_url, data):
     raise SystemExit(f"bridge on {port} did not become ready")
 
 
-def run(binary, database_url, replicas, args):
+def run(binary, database_url, replicas, args, postmaster):
+    """Returns (202 answers, all answers, seconds, p99 in ms or None, bridge CPU s, PostgreSQL CPU s or None)."""
     data = tempfile.mkdtemp(prefix="ctb-bench-replicas-")
     procs = []
     try:
@@ -178,10 +268,21 @@ def run(binary, database_url, replicas, args):
         ports = [p for _, p in procs]
         if args.driver == "wrk":
             wrk_load(ports, args.connections, 2, data, "warmup")
-            return wrk_load(ports, args.connections, args.duration, data, "load")
-        load(ports, 200, 4, 50_000_000, args.timeout)  # warm-up
-        ok, sent, elapsed = load(ports, args.count, args.concurrency, 0, args.timeout)
-        return ok, sent, elapsed, None
+        else:
+            load(ports, 200, 4, 50_000_000, args.timeout)  # warm-up
+        bridge_before = sum(cpu_seconds(proc.pid) or 0 for proc, _ in procs)
+        pg_before = cluster_cpu(postmaster) if database_url else {}
+        if args.driver == "wrk":
+            ok, sent, elapsed, p99 = wrk_load(ports, args.connections, args.duration, data, "load")
+        else:
+            ok, sent, elapsed = load(ports, args.count, args.concurrency, 0, args.timeout)
+            p99 = None
+        bridge_cpu = sum(cpu_seconds(proc.pid) or 0 for proc, _ in procs) - bridge_before
+        pg_cpu = None
+        if database_url and postmaster is not None:
+            pg_after = cluster_cpu(postmaster)
+            pg_cpu = sum(t - pg_before.get(p, 0) for p, t in pg_after.items())
+        return ok, sent, elapsed, p99, bridge_cpu, pg_cpu
     finally:
         for proc, _ in procs:
             proc.send_signal(signal.SIGTERM)
@@ -190,10 +291,27 @@ def run(binary, database_url, replicas, args):
         shutil.rmtree(data, ignore_errors=True)
 
 
+def postmaster_of(args):
+    """The postmaster of the cluster behind --database-url: --pg-pid, or the process listening on the URL's port."""
+    if args.pg_pid:
+        return args.pg_pid
+    if not args.database_url:
+        return None
+    m = re.match(r"postgres(?:ql)?://[^/]*?(?::(\d+))?(?:/|$)", re.sub(r"//[^@/]*@", "//", args.database_url))
+    port = int(m.group(1)) if m and m.group(1) else 5432
+    pid = listening_pid(port)
+    if pid is None:
+        print(f"note: no process found listening on port {port}: PostgreSQL's CPU is not reported (--pg-pid)",
+              flush=True)
+    return pid
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=".build/release/cloudthread-bridge")
+    ap.add_argument("--binary", action="append",
+                    help="the bridge to measure; several to compare (default .build/release/cloudthread-bridge)")
     ap.add_argument("--database-url", default=os.environ.get("BRIDGE_TEST_DATABASE_URL"))
+    ap.add_argument("--pg-pid", type=int, help="the postmaster's pid (default: the process listening on the port)")
     ap.add_argument("--driver", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load per configuration (default 10)")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections in all (default 32)")
@@ -201,22 +319,40 @@ def main():
     ap.add_argument("--concurrency", type=int, default=32, help="sending threads (python driver)")
     ap.add_argument("--timeout", type=float, default=30)
     args = ap.parse_args()
+    binaries = args.binary or [".build/release/cloudthread-bridge"]
     runs = [("SQLite, 1 process", None, 1)]
     if args.database_url:
         runs += [("PostgreSQL, 1 replica", args.database_url, 1), ("PostgreSQL, 3 replicas", args.database_url, 3)]
-    print(f"driver: {args.driver}; binary: {args.binary}; {os.cpu_count()} CPUs", flush=True)
+    postmaster = postmaster_of(args)
+    print(f"driver: {args.driver}; {os.cpu_count()} CPUs; PostgreSQL postmaster pid {postmaster}", flush=True)
     failed = False
-    rates = {}
-    for name, url, n in runs:
-        ok, sent, elapsed, p99 = run(args.binary, url, n, args)
-        rates[name] = ok / elapsed
-        extra = f", p99 {p99:.1f} ms" if p99 is not None else ""
-        print(f"{name}: {ok / elapsed:,.0f} webhooks/s ({ok}/{sent} answered 202 in {elapsed:.1f} s{extra})",
-              flush=True)
-        failed = failed or ok != sent
-    base = rates["SQLite, 1 process"]
-    for name, rate in rates.items():
-        print(f"ratio {name} / SQLite: {rate / base:.2f}x")
+    table = []
+    for binary in binaries:
+        print(f"binary: {binary}", flush=True)
+        base = None
+        for name, url, n in runs:
+            ok, sent, elapsed, p99, bridge_cpu, pg_cpu = run(binary, url, n, args, postmaster)
+            rate = ok / elapsed
+            base = base or rate
+            extra = f", p99 {p99:.1f} ms" if p99 is not None else ""
+            per = lambda cpu: cpu / ok * 1e6 if ok and cpu is not None else None
+            bridge_us, pg_us = per(bridge_cpu), per(pg_cpu)
+            cpu = f", CPU per webhook: bridge {bridge_us:.0f} µs" if bridge_us is not None else ""
+            if pg_us is not None:
+                cpu += f" + PostgreSQL {pg_us:.0f} µs = {bridge_us + pg_us:.0f} µs"
+            print(f"{name}: {rate:,.0f} webhooks/s ({ok}/{sent} answered 202 in {elapsed:.1f} s{extra}{cpu})",
+                  flush=True)
+            table.append((binary, name, rate, rate / base, p99, bridge_us, pg_us))
+            failed = failed or ok != sent
+    fmt = lambda v, f: f.format(v) if v is not None else "-"
+    print()
+    print("| binary | configuration | webhooks/s | x SQLite | p99 | CPU/webhook bridge | CPU/webhook PostgreSQL "
+          "| CPU/webhook total |")
+    print("|---|---|---|---|---|---|---|---|")
+    for binary, name, rate, ratio, p99, bridge_us, pg_us in table:
+        total = (bridge_us or 0) + (pg_us or 0) if bridge_us is not None else None
+        print(f"| {binary} | {name} | {rate:,.0f} | {ratio:.2f}x | {fmt(p99, '{:.1f} ms')} "
+              f"| {fmt(bridge_us, '{:.0f} µs')} | {fmt(pg_us, '{:.0f} µs')} | {fmt(total, '{:.0f} µs')} |")
     sys.exit(1 if failed else 0)
 
 

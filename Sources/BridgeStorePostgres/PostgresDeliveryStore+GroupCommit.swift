@@ -10,12 +10,16 @@ struct PendingRecord: Sendable {
 }
 
 /// Group commit on PostgreSQL, as the SQLite store does on its writer: webhooks that arrive while the store's
-/// transactions are busy wait in a queue, and the next transaction takes up to `maxBatch` of them. Each webhook
-/// is inside a savepoint, so a duplicate (its dedupe key taken) or a failing statement rolls back that webhook
-/// alone; the aggregate updates of the whole group run last, one upsert per key in key order, so the hot row of an
-/// hour's aggregate is locked once per group, briefly, and two replicas lock keys in the same order. Every webhook
-/// is answered after the COMMIT of its group (202 only after commit); if the group fails, every webhook of it gets
-/// the error (503) and nothing of it is stored.
+/// transactions are busy wait in a queue, and the next transaction takes up to `maxBatch` of them (a webhook alone
+/// is a group of one). A group is two statements whatever its size (`+Bulk`): one claims the delivery keys with
+/// `ON CONFLICT DO NOTHING` and stores the deliveries whose key was free with their outbox records, so a duplicate
+/// (a key stored before, or twice in the group) leaves only itself out; then the aggregate updates of the whole
+/// group, one row per key in key order, so the hot row of an hour's aggregate is locked once per group, briefly,
+/// and two replicas lock keys in the same order. A webhook with per-item keys is stored alone in a savepoint. When a
+/// statement of the group fails (one webhook's row, most likely), the group is stored again in a new transaction
+/// one webhook at a time, each in its savepoint, so that only the failing webhook fails. Every webhook is answered
+/// after the COMMIT of its group (202 only after commit); if the group fails, every webhook of it gets the error
+/// (503) and nothing of it is stored.
 extension PostgresDeliveryStore {
     static let maxBatch = 64
 
@@ -45,16 +49,7 @@ extension PostgresDeliveryStore {
             }
             if group.isEmpty { return }
             recordTransactions.withLock { $0 += 1 }
-            if group.count == 1 {
-                let one = group[0]
-                do {
-                    one.continuation.resume(returning: try await recordOne(one.delivery))
-                } catch {
-                    one.continuation.resume(throwing: error)
-                }
-            } else {
-                await recordGroup(group)
-            }
+            await recordGroup(group)
         }
     }
 
@@ -71,34 +66,23 @@ extension PostgresDeliveryStore {
             ($0.delivery.source, $0.delivery.deliveryKey ?? "") < ($1.delivery.source, $1.delivery.deliveryKey ?? "")
         }
         let deliveries = ordered.map(\.delivery)
-        let outcomes: [GroupOutcome]
+        let what = deliveries.count == 1 ? "record a webhook" : "record \(deliveries.count) webhooks"
+        var outcomes: [GroupOutcome]
         do {
-            outcomes = try await transaction("record \(deliveries.count) webhooks", timeout: writeTimeout) {
-                [logger] db in
-                var outcomes: [GroupOutcome] = []
-                var upserts: [AggregateUpsert] = []
-                for d in deliveries {
-                    try await Self.query(db, "SAVEPOINT webhook", logger: logger)
-                    do {
-                        let (result, more) = try await Self.insertDeferringAggregates(d, db, logger: logger)
-                        try await Self.query(db, "RELEASE SAVEPOINT webhook", logger: logger)
-                        outcomes.append(.stored(result))
-                        upserts += more
-                    } catch let duplicate as DuplicateDelivery {
-                        try await Self.query(db, "ROLLBACK TO SAVEPOINT webhook", logger: logger)
-                        outcomes.append(.duplicate(key: duplicate.key))
-                    } catch {
-                        if Self.isConnectionLoss(error) { throw error }
-                        try await Self.query(db, "ROLLBACK TO SAVEPOINT webhook", logger: logger)
-                        outcomes.append(.failed(Self.storeError(error, "record a webhook")))
-                    }
+            do {
+                outcomes = try await transaction(what, timeout: writeTimeout) { [logger] db in
+                    try await Self.recordTogether(deliveries, db, logger: logger)
                 }
-                try await Self.applyAggregates(upserts, db, logger: logger)
-                return outcomes
+            } catch let error as StoreError where error.reason == .database {
+                // A statement of the group failed on the server: again, one webhook at a time.
+                recordTransactions.withLock { $0 += 1 }
+                outcomes = try await transaction(what, timeout: writeTimeout) { [logger] db in
+                    try await Self.recordOneByOne(deliveries, db, logger: logger)
+                }
             }
             noteSuccess()
         } catch {
-            let failure = error as? StoreError ?? Self.storeError(error, "record webhooks")
+            let failure = error as? StoreError ?? Self.storeError(error, what)
             noteFailure(failure)
             for p in ordered { p.continuation.resume(throwing: failure) }
             return
@@ -115,6 +99,64 @@ extension PostgresDeliveryStore {
                     p.continuation.resume(throwing: error)
                 }
             }
+        }
+    }
+
+    /// The webhooks of a group in one transaction: those with per-item keys one at a time, each in its savepoint,
+    /// then the others in one statement, then the aggregate updates of all.
+    static func recordTogether(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
+        -> [GroupOutcome]
+    {
+        var outcomes = [GroupOutcome?](repeating: nil, count: deliveries.count)
+        var upserts: [AggregateUpsert] = []
+        var bulk: [Int] = []
+        for (i, d) in deliveries.enumerated() {
+            if goesInBulk(d) {
+                bulk.append(i)
+            } else {
+                outcomes[i] = try await recordInSavepoint(d, db, logger: logger, upserts: &upserts)
+            }
+        }
+        if !bulk.isEmpty {
+            let (stored, more) = try await storeInBulk(bulk.map { deliveries[$0] }, db, logger: logger)
+            for (i, outcome) in zip(bulk, stored) { outcomes[i] = outcome }
+            upserts += more
+        }
+        try await applyAggregates(upserts, db, logger: logger)
+        return outcomes.compactMap { $0 }
+    }
+
+    /// The webhooks of a group one at a time, each in its savepoint, then the aggregate updates of all: a webhook
+    /// whose statements fail rolls back alone.
+    static func recordOneByOne(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
+        -> [GroupOutcome]
+    {
+        var outcomes: [GroupOutcome] = []
+        var upserts: [AggregateUpsert] = []
+        for d in deliveries {
+            outcomes.append(try await recordInSavepoint(d, db, logger: logger, upserts: &upserts))
+        }
+        try await applyAggregates(upserts, db, logger: logger)
+        return outcomes
+    }
+
+    /// One webhook in a savepoint; its aggregate updates are added to `upserts`.
+    static func recordInSavepoint(
+        _ d: NewDelivery, _ db: PostgresConnection, logger: Logger, upserts: inout [AggregateUpsert]
+    ) async throws -> GroupOutcome {
+        try await Self.query(db, "SAVEPOINT webhook", logger: logger)
+        do {
+            let (result, more) = try await Self.insertDeferringAggregates(d, db, logger: logger)
+            try await Self.query(db, "RELEASE SAVEPOINT webhook", logger: logger)
+            upserts += more
+            return .stored(result)
+        } catch let duplicate as DuplicateDelivery {
+            try await Self.query(db, "ROLLBACK TO SAVEPOINT webhook", logger: logger)
+            return .duplicate(key: duplicate.key)
+        } catch {
+            if Self.isConnectionLoss(error) { throw error }
+            try await Self.query(db, "ROLLBACK TO SAVEPOINT webhook", logger: logger)
+            return .failed(Self.storeError(error, "record a webhook"))
         }
     }
 }

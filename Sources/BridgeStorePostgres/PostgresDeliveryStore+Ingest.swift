@@ -3,26 +3,11 @@ import BridgeStore
 import Foundation
 import PostgresNIO
 
-/// Recording one webhook in one transaction. De-duplication is the dedupe table's primary key: the key is
+/// Recording one webhook at a time, in its savepoint: the webhooks with per-item keys, and every webhook of a
+/// group whose bulk statement failed (`+GroupCommit`). De-duplication is the dedupe table's primary key: the key is
 /// inserted with `ON CONFLICT DO NOTHING`, and a webhook whose key was taken (by a committed transaction, or by
 /// one that commits while this one waits on the key) is rolled back and answered as a duplicate.
 extension PostgresDeliveryStore {
-    /// One webhook in a transaction of its own (a group of one).
-    func recordOne(_ delivery: NewDelivery) async throws -> RecordResult {
-        do {
-            let result = try await transaction("record a webhook", timeout: writeTimeout) { [logger] db in
-                try await Self.insert(delivery, db, logger: logger)
-            }
-            noteSuccess()
-            return result
-        } catch let duplicate as DuplicateDelivery {
-            return .duplicate(originalDeliveryId: try await original(source: delivery.source, key: duplicate.key))
-        } catch {
-            noteFailure(error)
-            throw error
-        }
-    }
-
     /// The delivery that took a dedupe key first.
     func original(source: String, key: String) async throws -> Int64 {
         do {
@@ -40,12 +25,6 @@ extension PostgresDeliveryStore {
         }
     }
 
-    static func insert(_ d: NewDelivery, _ db: PostgresConnection, logger: Logger) async throws -> RecordResult {
-        let (result, upserts) = try await insertDeferringAggregates(d, db, logger: logger)
-        try await applyAggregates(upserts, db, logger: logger)
-        return result
-    }
-
     /// An aggregate update of one delivery, applied after everything else of its transaction.
     struct AggregateUpsert: Sendable {
         var key: String
@@ -60,24 +39,6 @@ extension PostgresDeliveryStore {
             observation = m
             self.deliveryID = deliveryID
             self.time = time
-        }
-    }
-
-    /// Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to the
-    /// commit, so that window is one statement per key (the upsert and the key's pending send together) and the
-    /// commit. Keys in a fixed order, so two transactions touching the same aggregates lock them in the same order.
-    /// Several observations of one key (webhooks committed together) are one upsert.
-    static func applyAggregates(_ upserts: [AggregateUpsert], _ db: PostgresConnection, logger: Logger) async throws {
-        var byKey: [String: [AggregateUpsert]] = [:]
-        for u in upserts { byKey[u.key, default: []].append(u) }
-        for key in byKey.keys.sorted() {
-            let group = byKey[key]!
-            let first = group[0]
-            let values = group.map(\.observation.value)
-            try await insertAggregate(
-                first.observation, key: key, streamRef: first.streamRef, sum: values.reduce(0, +), count: values.count,
-                min: values.min()!, max: values.max()!, deliveryID: first.deliveryID,
-                now: group.map(\.time).max()!, db, logger: logger)
         }
     }
 
