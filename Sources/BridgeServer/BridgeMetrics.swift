@@ -8,7 +8,7 @@ import Synchronization
 /// created once and then found in a small cache, so counting costs one lock and one dictionary lookup.
 public final class BridgeMetrics: MetricsRecorder, Sendable {
     public let registry = PrometheusCollectorRegistry()
-    private let counters = Mutex([String: Counter]())
+    private let counters = Mutex([CounterKey: Counter]())
     private let gauges = Mutex([String: Gauge]())
     private let duration: ValueHistogram
 
@@ -25,7 +25,7 @@ public final class BridgeMetrics: MetricsRecorder, Sendable {
 
     /// Increments `bridge_<name>_total{labels}` by `by`.
     private func count(_ name: String, _ labels: [(String, String)], help: String, by: Int = 1) {
-        let key = labels.reduce(name) { $0 + "\u{1}" + $1.0 + "=" + $1.1 }
+        let key = CounterKey(name: name, labels: labels)
         let counter = counters.withLock { cache in
             if let c = cache[key] { return c }
             let c = registry.makeCounter(descriptor: Self.descriptor(name, unit: "total", help: help), labels: labels)
@@ -87,4 +87,24 @@ public final class BridgeMetrics: MetricsRecorder, Sendable {
     }
 
     public func text() -> String { registry.emitToString() }
+}
+
+/// A counter's name and labels as the cache's key: hashed field by field, where joining them into one string
+/// allocated several strings on every count (three counts per webhook).
+private struct CounterKey: Hashable {
+    let name: String
+    let labels: [(String, String)]
+
+    static func == (a: CounterKey, b: CounterKey) -> Bool {
+        a.name == b.name && a.labels.count == b.labels.count
+            && zip(a.labels, b.labels).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        for (label, value) in labels {
+            hasher.combine(label)
+            hasher.combine(value)
+        }
+    }
 }

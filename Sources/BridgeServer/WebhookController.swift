@@ -73,8 +73,10 @@ struct WebhookController {
         }
         var leftBodies = false
         defer { if !leftBodies { bodies.leave(client) } }
-        let tooLarge = IngestOutcome(
-            .badRequest, body: .object(["error": .string("body larger than \(maxBodyBytes) bytes")]))
+        // Built only when a body is refused for its size, not for every webhook.
+        var tooLarge: IngestOutcome {
+            IngestOutcome(.badRequest, body: .object(["error": .string("body larger than \(maxBodyBytes) bytes")]))
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             metrics.webhook(source: source, outcome: "too_large")
             return await refuse(request, Self.response(tooLarge, status: 413))
@@ -114,7 +116,7 @@ struct WebhookController {
                     retryAfter: 1))
         }
         defer { concurrency.leave() }
-        var headers = HeaderBag()
+        var headers = HeaderBag(capacity: request.headers.count)
         for field in request.headers { headers.add(field.name.rawName, field.value) }
         let incoming = IncomingRequest(
             source: source, method: request.method.rawValue, path: request.uri.path,
