@@ -277,7 +277,11 @@ public final class Ingestor: Sendable {
                 .duplicate,
                 body: .object(["outcome": .string("duplicate"), "delivery": .number(Double(original))]))
         case .stored(let id, let storedEvents, let storedMetrics):
-            logger[metadataKey: "webhook.delivery"] = "\(id)"
+            // Only the lines below read it: rejections (warning) and the outcome (info). A logger above info
+            // with nothing rejected would build it for nothing on every webhook.
+            if logger.logLevel <= .info || !result.explanation.rejected.isEmpty {
+                logger[metadataKey: "webhook.delivery"] = .string(String(id))
+            }
             for r in result.explanation.rejected {
                 logger.warning(
                     "output rejected at mapping time", metadata: ["rule.name": "\(r.rule)", "reason": "\(r.reason)"])
@@ -377,10 +381,13 @@ public final class Ingestor: Sendable {
 
     /// The request's headers with the values of the headers the source verifies with masked, whatever their names
     /// (`StoredRequest` masks the ones whose names say they are secret).
+    /// Names are compared ignoring case byte by byte (`ASCIICase.equals`), as lowercasing both would, without a
+    /// lowercased copy of every header name.
     static func maskingCredentials(_ headers: HeaderBag, of scheme: VerificationScheme) -> [(String, String)] {
-        let credentials = Set(scheme.credentialHeaders.map { $0.lowercased() })
+        let credentials = scheme.credentialHeaders
         return headers.fields.map { field in
-            (field.name, credentials.contains(field.name.lowercased()) ? StoredRequest.mask : field.value)
+            let secret = credentials.contains { ASCIICase.equals($0, field.name) }
+            return (field.name, secret ? StoredRequest.mask : field.value)
         }
     }
 

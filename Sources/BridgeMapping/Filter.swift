@@ -1,5 +1,6 @@
 import BridgeCore
 import Foundation
+import Synchronization
 
 /// A template filter: `| name arg ...`.
 struct Filter: Sendable {
@@ -97,9 +98,12 @@ struct Filter: Sendable {
             return .string(n > 1 ? String(t.prefix(n - 1)) + "…" : String(t.prefix(n)))
         case .replace:
             guard let value else { return nil }
+            let (text, pattern, replacement) = (
+                value.text, argument(0, context)?.text ?? "", argument(1, context)?.text ?? ""
+            )
             return .string(
-                value.text.replacingOccurrences(
-                    of: argument(0, context)?.text ?? "", with: argument(1, context)?.text ?? ""))
+                ASCIIText.replacing(text, pattern, with: replacement)
+                    ?? text.replacingOccurrences(of: pattern, with: replacement))
         case .join:
             guard let value else { return nil }
             let sep = argument(0, context)?.text ?? ", "
@@ -131,7 +135,9 @@ struct Filter: Sendable {
         case .split:
             guard let value else { return nil }
             let sep = argument(0, context)?.text ?? ","
-            return .array(value.text.components(separatedBy: sep).map(JSONValue.string))
+            let text = value.text
+            let pieces = ASCIIText.split(text, separator: sep) ?? text.components(separatedBy: sep)
+            return .array(pieces.map(JSONValue.string))
         case .slice:
             guard let value else { return nil }
             let start = Filter.integer(argument(0, context)?.number, in: -1_000_000...1_000_000)
@@ -167,11 +173,7 @@ struct Filter: Sendable {
                 throw TemplateEvaluationError(
                     description: "'\(value.text.prefix(40))' is not a time the 'date' filter understands")
             }
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            formatter.dateFormat = argument(0, context)?.text ?? "yyyy-MM-dd HH:mm"
-            return .string(formatter.string(from: date))
+            return .string(Filter.formatDate(date, argument(0, context)?.text ?? "yyyy-MM-dd HH:mm"))
         case .secondsSince:
             guard let value, let end = TimeParsing.parse(value) else { return nil }
             guard let startValue = argument(0, context), let start = TimeParsing.parse(startValue) else { return nil }
@@ -196,6 +198,24 @@ struct Filter: Sendable {
             case .times: return .number(a * b)
             default: return b == 0 ? nil : .number(a / b)
             }
+        }
+    }
+
+    /// Formatters of the `date` filter by format, made once each (a `DateFormatter` per call cost far more than the
+    /// formatting); used under the lock, so no formatter is shared between threads at once. At most 64 formats are
+    /// kept (formats come from rule files, not payloads, unless a rule passes a path).
+    private static let dateFormatters = Mutex([String: DateFormatter]())
+
+    static func formatDate(_ date: Date, _ format: String) -> String {
+        dateFormatters.withLock { cache in
+            if let formatter = cache[format] { return formatter.string(from: date) }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = format
+            if cache.count >= 64 { cache.removeAll() }
+            cache[format] = formatter
+            return formatter.string(from: date)
         }
     }
 

@@ -15,6 +15,14 @@ public struct Template: Sendable, CustomStringConvertible {
     let pieces: [Piece]
     public let description: String
 
+    /// The UTF-8 size of the literal pieces.
+    var literalBytes: Int {
+        pieces.reduce(0) { sum, piece in
+            if case .text(let t) = piece { return sum + t.utf8.count }
+            return sum
+        }
+    }
+
     /// A template with no holes.
     public static func literal(_ text: String) -> Template { Template(pieces: [.text(text)], description: text) }
 
@@ -75,6 +83,8 @@ public struct Template: Sendable, CustomStringConvertible {
     /// Renders to text.
     public func render(_ context: MappingContext) throws -> String {
         var out = ""
+        // Room for the literal text and a typical value per hole, so the text is not copied as it grows.
+        if pieces.count > 1 { out.reserveCapacity(literalBytes + 24 * (pieces.count - 1)) }
         for piece in pieces {
             switch piece {
             case .text(let t): out += t

@@ -39,7 +39,8 @@ public struct JSONLogHandler: LogHandler {
             let s = String(n)
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
-        return hour.replacingOccurrences(of: " ", with: "T") + ":" + pad(inHour / 60000, 2) + ":"
+        // `YYYY-MM-DD HH` with the space made a `T` (the year is always four digits).
+        return hour.prefix(10) + "T" + hour.suffix(2) + ":" + pad(inHour / 60000, 2) + ":"
             + pad(inHour % 60000 / 1000, 2) + "." + pad(inHour % 1000, 3) + "Z"
     }
 }

@@ -141,7 +141,7 @@ final class WebhookEdge: Sendable {
         async -> Answer
     {
         defer { concurrency.leave() }
-        var headers = HeaderBag()
+        var headers = HeaderBag(capacity: head.headerFields.count)
         for field in head.headerFields { headers.add(field.name.rawName, field.value) }
         let incoming = IncomingRequest(
             source: target.source, method: head.method.rawValue, path: target.path,

@@ -10,6 +10,8 @@ public struct StoredRequest: Sendable, Equatable {
     public static let mask = "••••••"
     /// Words that make a header's value secret when its name contains one of them (case-insensitive).
     public static let sensitiveWords = ["signature", "token", "authorization", "secret", "key", "cookie", "password"]
+    /// `sensitiveWords` as UTF-8 bytes, for the byte-level search of `isSensitive`.
+    static let sensitiveWordBytes = sensitiveWords.map { Array($0.utf8) }
 
     public var clientAddress: String?
     /// Name and value pairs in the order received; sensitive values are masked.
@@ -38,7 +40,11 @@ public struct StoredRequest: Sendable, Equatable {
     }
 
     /// True when a header of this name carries a secret (its value is never stored nor shown).
+    /// Header names are HTTP tokens (ASCII): they are searched byte by byte, ignoring case, without allocating.
+    /// Any other name takes the Unicode path (lowercased, then Foundation's `contains`), which gives the same answer
+    /// for ASCII names but cost about 4% of all CPU under load.
     public static func isSensitive(_ name: String) -> Bool {
+        if let known = ASCIICase.containsAny(name, sensitiveWordBytes) { return known }
         let lowered = name.lowercased()
         return sensitiveWords.contains { lowered.contains($0) }
     }

@@ -67,20 +67,13 @@ extension SQLiteDeliveryStore {
         for event in events {
             let json = event.storedJSON
             try db.query(
-                """
-                INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                VALUES (\(OutboxKind.event.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
-                """,
-                [.integer(id), .text(json), .real(now), .real(now), .real(now)])
+                SQLiteDeliveryStore.insertEventSQL, [.integer(id), .text(json), .real(now), .real(now), .real(now)])
         }
         for m in metrics { try SQLiteDeliveryStore.insertObservation(m, deliveryID: id, now: now, db) }
         for f in kept.followUps {
             let stored = StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint))
             try db.query(
-                """
-                INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-                VALUES (\(OutboxKind.costFollowUp.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
-                """,
+                SQLiteDeliveryStore.insertFollowUpSQL,
                 [.integer(id), .text(stored.json), .real(f.due.timeIntervalSince1970), .real(now), .real(now)])
         }
         return .stored(deliveryId: id, events: events.count, metrics: metrics.count)
@@ -105,12 +98,22 @@ extension SQLiteDeliveryStore {
                 .text(key), .text(ref), .text(m.name), .text(m.aggregation.rawValue), .text(dims),
                 .text(m.hour), .real(m.value), .real(m.value), .real(m.value), .real(now),
             ])
-        try db.query(
-            """
-            INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
-            VALUES (\(OutboxKind.metric.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
-            ON CONFLICT(agg_key) WHERE state = \(OutboxState.pending.sql) AND agg_key IS NOT NULL DO NOTHING
-            """,
-            [.integer(id), .text(key), .real(now), .real(now), .real(now)])
+        try db.query(insertMetricSQL, [.integer(id), .text(key), .real(now), .real(now), .real(now)])
     }
+
+    // The outbox inserts of every webhook, built once: interpolating them per row allocated a new string each time
+    // (the statement cache is keyed by the text).
+    static let insertEventSQL = """
+        INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
+        VALUES (\(OutboxKind.event.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
+        """
+    static let insertFollowUpSQL = """
+        INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
+        VALUES (\(OutboxKind.costFollowUp.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
+        """
+    static let insertMetricSQL = """
+        INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
+        VALUES (\(OutboxKind.metric.sql), ?, ?, \(OutboxState.pending.sql), ?, ?, ?)
+        ON CONFLICT(agg_key) WHERE state = \(OutboxState.pending.sql) AND agg_key IS NOT NULL DO NOTHING
+        """
 }

@@ -16,15 +16,16 @@ public enum ByteEncoding {
 
     /// Decodes hex (either case); nil for odd length or a non-hex character.
     public static func fromHex(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
+        // Read in place: no copy of the text's bytes.
+        let utf8 = text.utf8
+        let count = utf8.count
+        guard count % 2 == 0 else { return nil }
         var out = [UInt8]()
-        out.reserveCapacity(utf8.count / 2)
-        var i = 0
-        while i < utf8.count {
-            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+        out.reserveCapacity(count / 2)
+        var bytes = utf8.makeIterator()
+        while let high = bytes.next() {
+            guard let low = bytes.next(), let hi = nibble(high), let lo = nibble(low) else { return nil }
             out.append(hi << 4 | lo)
-            i += 2
         }
         return out
     }

@@ -5,11 +5,12 @@ import Foundation
 public enum Crypto {
     /// HMAC of `data` keyed with `key`.
     public static func hmac(_ algorithm: HMACAlgorithm, key: [UInt8], data: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var outLength: UInt32 = 0
-        let ok = key.withUnsafeBufferPointer { k in
-            data.withUnsafeBufferPointer { d in
-                out.withUnsafeMutableBufferPointer { o in
+        // One allocation: the digest is written into the array that is returned.
+        var ok = false
+        let out = [UInt8](unsafeUninitializedCapacity: Int(EVP_MAX_MD_SIZE)) { o, initialized in
+            var outLength: UInt32 = 0
+            let result = key.withUnsafeBufferPointer { k in
+                data.withUnsafeBufferPointer { d in
                     // A zero-length key still needs a valid pointer for HMAC().
                     var empty: UInt8 = 0
                     return withUnsafePointer(to: &empty) { emptyPtr in
@@ -25,9 +26,11 @@ public enum Crypto {
                     }
                 }
             }
+            ok = result != nil
+            initialized = ok ? Int(outLength) : 0
         }
-        precondition(ok != nil, "libcrypto HMAC failed")
-        return Array(out.prefix(Int(outLength)))
+        precondition(ok, "libcrypto HMAC failed")
+        return out
     }
 
     /// SHA-256 digest.

@@ -39,7 +39,7 @@ public struct SignatureVerifier: Sendable {
             guard let value = request.headers[header] else {
                 throw VerificationError(.missingCredentials, "header '\(header)' is missing")
             }
-            guard value.count >= prefix.count, value.prefix(prefix.count).lowercased() == prefix.lowercased() else {
+            guard value.count >= prefix.count, ASCIICase.equals(String(value.prefix(prefix.count)), prefix) else {
                 throw VerificationError(.badCredentials, "header '\(header)' does not hold the expected token")
             }
             let presented = Array(value.dropFirst(prefix.count).utf8)
@@ -232,10 +232,14 @@ public struct SignatureVerifier: Sendable {
         if scheme.usesTimestamp {
             try checkTimestamp(timestamp, now: now)
         }
-        // The signed content, built once.
+        // The signed content, built once (the body itself when only the body is signed, as GitHub's is: no copy).
         var content: [UInt8] = []
-        content.reserveCapacity(request.body.count + 64)
-        for part in scheme.signed {
+        if scheme.signed.count == 1, scheme.signed[0] == .body {
+            content = request.body
+        } else {
+            content.reserveCapacity(request.body.count + 64)
+        }
+        for part in scheme.signed where !(scheme.signed.count == 1 && part == .body) {
             switch part {
             case .body: content.append(contentsOf: request.body)
             case .timestamp: content.append(contentsOf: (timestamp ?? "").utf8)

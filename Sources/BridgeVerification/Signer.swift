@@ -190,6 +190,8 @@ extension Signer {
         return f
     }
 
-    static func httpDate(_ date: Date) -> String { httpDateFormatter().string(from: date) }
-    static func parseHTTPDate(_ text: String) -> Date? { httpDateFormatter().date(from: text) }
+    /// By hand (`HTTPDate`); the formatter only for what that does not handle exactly (a year outside 1...9999,
+    /// a date not in the IMF-fixdate form), so the answers are the formatter's.
+    static func httpDate(_ date: Date) -> String { HTTPDate.format(date) ?? httpDateFormatter().string(from: date) }
+    static func parseHTTPDate(_ text: String) -> Date? { HTTPDate.parse(text) ?? httpDateFormatter().date(from: text) }
 }

@@ -421,3 +421,80 @@ struct SchemeTests {
         #expect(!"\(v)".contains(secret))
     }
 }
+
+/// The allocation-free lookups and decoders on the path of every webhook, against the code they replaced.
+@Suite("Byte-level header lookup and decoding")
+struct ByteLevelVerificationTests {
+    static let pieces = [
+        "X-", "x-", "Hub", "hub", "-Signature", "-signature", "-256", "Content", "-Type", "Delivery", "a", "A",
+        "\u{212A}", "k", "K", "\u{130}", "i", "é", "e\u{301}", "ß", "🙂",
+    ]
+
+    static func names(_ count: Int, seed: UInt64) -> [String] {
+        var random = SeededRandom(seed: seed)
+        return [""]
+            + (0..<count).map { _ in
+                (0..<Int.random(in: 0...4, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            }
+    }
+
+    @Test func headerLookupMatchesLowercasedComparison() {
+        let names = Self.names(300, seed: 21)
+        let bag = HeaderBag(names.enumerated().map { ($0.element, "v\($0.offset)") })
+        for wanted in Self.names(600, seed: 22) + names.map({ $0.uppercased() }) {
+            let lower = wanted.lowercased()
+            let old = bag.fields.first { $0.name.lowercased() == lower }?.value
+            #expect(bag[wanted] == old, "\(wanted.debugDescription)")
+        }
+        let github = HeaderBag([("Content-Type", "application/json"), ("X-Hub-Signature-256", "sha256=ab")])
+        #expect(github["x-hub-signature-256"] == "sha256=ab")
+        #expect(github["X-HUB-SIGNATURE-256"] == "sha256=ab")
+        #expect(github["X-Hub-Signature"] == nil)
+        var grown = HeaderBag(capacity: 4)
+        grown.add("\u{212A}ey", "kelvin")
+        #expect(grown["KEY"] == "kelvin")  // decided by Unicode lowercasing, as before
+    }
+
+    @Test func hexDecodingMatchesAReferenceDecoder() {
+        var random = SeededRandom(seed: 23)
+        let alphabet = Array("0123456789abcdefABCDEFgx é")
+        for _ in 0..<5000 {
+            let text = String(
+                (0..<Int.random(in: 0...9, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
+            var reference: [UInt8]? = []
+            let chars = Array(text.utf8)
+            if chars.count % 2 != 0 { reference = nil }
+            var i = 0
+            while reference != nil, i < chars.count {
+                if let byte = UInt8(String(decoding: chars[i...(i + 1)], as: UTF8.self), radix: 16),
+                    chars[i...(i + 1)].allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "-") })
+                {
+                    reference!.append(byte)
+                } else {
+                    reference = nil
+                }
+                i += 2
+            }
+            #expect(ByteEncoding.fromHex(text) == reference, "\(text.debugDescription)")
+            #expect(ByteEncoding.fromHex(Substring(text)) == reference)
+        }
+        let digest = Crypto.hmac(.sha256, key: Array("k".utf8), data: Array("body".utf8))
+        #expect(digest.count == 32)
+        #expect(ByteEncoding.fromHex(ByteEncoding.hex(digest)) == digest)
+        #expect(Crypto.hmac(.sha1, key: [], data: []).count == 20)
+    }
+
+    @Test func httpDatesOfSignaturesMatchDateFormatter() {
+        let formatter = Signer.httpDateFormatter()
+        var random = SeededRandom(seed: 24)
+        for _ in 0..<2000 {
+            let date = Date(timeIntervalSince1970: Double.random(in: -20_000_000_000...300_000_000_000, using: &random))
+            let text = Signer.httpDate(date)
+            #expect(text == formatter.string(from: date))
+            #expect(Signer.parseHTTPDate(text) == formatter.date(from: text), "\(text)")
+        }
+        for text in ["", "garbage", "Mon, 06 Nov 1994 08:49:37 GMT", "sun, 06 nov 1994 08:49:37 gmt"] {
+            #expect(Signer.parseHTTPDate(text) == formatter.date(from: text), "\(text)")
+        }
+    }
+}

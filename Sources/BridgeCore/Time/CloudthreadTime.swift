@@ -23,12 +23,26 @@ public enum CloudthreadTime {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
         let (y, m, d) = civil(fromDays: days)
-        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + " " + pad(secOfDay / 3600, 2) + ":00:00"
-    }
-
-    private static func pad(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        // Written byte by byte into the string's own storage: one allocation, where padding and joining each
+        // part cost eleven (this runs for every metric of every webhook).
+        return String(unsafeUninitializedCapacity: 19) { out in
+            func digits(_ n: Int, _ width: Int, at offset: Int) {
+                var n = n
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    out[i] = UInt8(ascii: "0") + UInt8(n % 10)
+                    n /= 10
+                }
+            }
+            digits(y, 4, at: 0)
+            out[4] = UInt8(ascii: "-")
+            digits(m, 2, at: 5)
+            out[7] = UInt8(ascii: "-")
+            digits(d, 2, at: 8)
+            out[10] = UInt8(ascii: " ")
+            digits(secOfDay / 3600, 2, at: 11)
+            for (i, c) in ":00:00".utf8.enumerated() { out[13 + i] = c }
+            return 19
+        }
     }
 
     /// True when `text` is a valid hourly timestamp.

@@ -29,7 +29,12 @@ public enum TimeParsing {
     /// Hand-written RFC 3339 / ISO 8601 parser (Foundation's ISO8601DateFormatter is slow and rejects
     /// some provider variants such as a space instead of `T` or a missing zone).
     static func parseRFC3339(_ s: String) -> Date? {
-        let b = Array(s.utf8)
+        // Read in place (no copy of the bytes) when the string is contiguous UTF-8, as native strings are.
+        if let parsed = s.utf8.withContiguousStorageIfAvailable({ parseRFC3339($0) }) { return parsed }
+        return Array(s.utf8).withUnsafeBufferPointer { parseRFC3339($0) }
+    }
+
+    static func parseRFC3339(_ b: UnsafeBufferPointer<UInt8>) -> Date? {
         func num(_ from: Int, _ len: Int) -> Int? {
             guard from + len <= b.count else { return nil }
             var v = 0
