@@ -62,8 +62,6 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var webhook: Webhook?
     private var body: [UInt8] = []
     private var discard: Discard?
-    /// The client whose bodies-in-progress slot this connection holds, while a webhook's body arrives.
-    private var bodySlot: String??
     /// Requests passed to the router whose answers have not ended yet.
     private var routerInFlight = 0
     /// Parts that arrived while they could not be handled yet; reading is paused while any wait.
@@ -73,14 +71,14 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var inputClosedPending = false
     private var peer: String?
     /// The connection's event loop as a task executor: a webhook is processed there.
-    private var executor: EventLoopTaskExecutor?
+    let executor: EventLoopTaskExecutor
 
-    init(edge: WebhookEdge) { self.edge = edge }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        peer = context.channel.remoteAddress?.ipAddress
-        executor = EventLoopTaskExecutor.of(context.eventLoop)
+    init(edge: WebhookEdge, loop: any EventLoop) {
+        self.edge = edge
+        self.executor = EventLoopTaskExecutor.of(loop)
     }
+
+    func handlerAdded(context: ChannelHandlerContext) { peer = context.channel.remoteAddress?.ipAddress }
 
     func channelActive(context: ChannelHandlerContext) {
         peer = context.channel.remoteAddress?.ipAddress
@@ -182,7 +180,6 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             state = .discarding
             return
         }
-        bodySlot = .some(client)
         let close = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
         webhook = Webhook(target: target, head: head, client: client, started: .now, close: close)
         if let length = head.headerFields[.contentLength].flatMap(Int.init), length > 0 {
@@ -214,18 +211,14 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         let edge = self.edge
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let executor = self.executor ?? EventLoopTaskExecutor.of(loop)
         Task(executorPreference: executor) {
             let answer = await edge.process(w.target, head: w.head, body: body, client: w.client, started: w.started)
-            if loop.inEventLoop {
+            let deliver: @Sendable () -> Void = {
                 let (handler, context) = bound.value
                 handler.processed(answer, close: w.close, context: context)
-            } else {
-                loop.execute {
-                    let (handler, context) = bound.value
-                    handler.processed(answer, close: w.close, context: context)
-                }
             }
+            // The task runs on the connection's loop (its executor preference); the hop is only a safeguard.
+            if loop.inEventLoop { deliver() } else { loop.execute(deliver) }
         }
     }
 
@@ -277,11 +270,10 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// Leaves the bodies-in-progress slot a webhook holds while its body arrives (`receiving`, and only then). Every
+    /// caller moves the state on from `receiving` right after.
     private func leaveBodySlot() {
-        if case .some(let client) = bodySlot {
-            edge.bodies.leave(client)
-            bodySlot = nil
-        }
+        if case .receiving = state, let w = webhook { edge.bodies.leave(w.client) }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -347,7 +339,8 @@ struct BridgeHTTP1Channel: ServerChildChannel {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
             let state = try operations.handler(type: HTTPConnectionStateHandler.self)
-            try operations.addHandler(WebhookChannelHandler(edge: edge), position: .after(state))
+            try operations.addHandler(
+                WebhookChannelHandler(edge: edge, loop: channel.eventLoop), position: .after(state))
             return value
         }
     }

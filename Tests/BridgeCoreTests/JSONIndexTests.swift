@@ -145,17 +145,6 @@ struct JSONIndexTests {
 
     // MARK: seeded random documents
 
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let pieces: [String] = [
         "a", "b", "key", "é", "e\\u0301", "\\u00e9", "\\n", "\\\"", "\\\\", "\\/", "\\ud83d\\ude80", "🚀", "日本", " ",
         "\\u0061", "K", "\u{212A}",
@@ -164,7 +153,7 @@ struct JSONIndexTests {
         "0", "-0", "1", "-12", "3.25", "1e3", "2E-2", "-1.5e+10", "12345678901234567890", "1e-400", "0.1", "4.9e-324",
     ]
 
-    static func randomDocument(_ rng: inout SplitMix64, depth: Int = 0) -> String {
+    static func randomDocument(_ rng: inout SeededRandom, depth: Int = 0) -> String {
         let ws = ["", "", " ", "\n", "\t", "\r\n  "]
         func space() -> String { ws.randomElement(using: &rng)! }
         func string() -> String {
@@ -198,7 +187,7 @@ struct JSONIndexTests {
     /// Random documents, and the same documents damaged at a random place (a byte removed, replaced or inserted, or
     /// the document cut short), give the same outcome through the index and the parser.
     @Test func randomDocumentsAndDamagedOnesGiveTheSameOutcome() {
-        var rng = SplitMix64(state: 0x5EED_2026_1207)
+        var rng = SeededRandom(seed: 0x5EED_2026_1207)
         var refused = 0
         for _ in 0..<3000 {
             let bytes = Array(Self.randomDocument(&rng).utf8)

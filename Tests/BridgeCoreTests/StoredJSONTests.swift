@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func explanationsAreWhatTheValueWriterWrites() {
-        var rng = SplitMix(seed: 19)
+        var rng = SeededRandom(seed: 19)
         let words = ["", "a", "deploy", "\"q\"", "ünï 🚀", "\u{1}\n\t/", "payload.deployment_status.state"]
         func word() -> String { words[Int(rng.next() % UInt64(words.count))] }
         for _ in 0..<500 {
@@ -45,18 +45,6 @@ import Testing
             for _ in 0..<Int(rng.next() % 3) { e.rejected.append(.init(rule: word(), reason: word())) }
             for _ in 0..<Int(rng.next() % 3) { e.notes.append(word()) }
             #expect(e.storedJSON == e.jsonValue.json)
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 
@@ -95,5 +83,40 @@ import Testing
         for s in ["", " ", "a", " a ", "\t\na b\r\n", "\u{00A0}x\u{2003}", "é ", "  🚀  "] {
             #expect(s.trimmed == s.trimmingCharacters(in: .whitespacesAndNewlines), "\(s.debugDescription)")
         }
+    }
+}
+
+/// The stored explanation as a `JSONValue`: the reference `Explanation.storedJSON`'s hand-written bytes are checked
+/// against (compact JSON with sorted keys).
+extension Explanation {
+    var jsonValue: JSONValue {
+        .object([
+            "source": .string(source),
+            "rules": .array(rules.map(\.jsonValue)),
+            "rejected": .array(rejected.map { .object(["rule": .string($0.rule), "reason": .string($0.reason)]) }),
+            "notes": .array(notes.map(JSONValue.string)),
+        ])
+    }
+}
+
+extension Explanation.RuleTrace {
+    var jsonValue: JSONValue {
+        var object: [String: JSONValue] = [
+            "rule": .string(rule), "matched": .bool(matched), "events": .number(Double(events)),
+            "metrics": .number(Double(metrics)),
+            "checks": .array(checks.map(\.jsonValue)),
+        ]
+        if let items { object["items"] = .number(Double(items)) }
+        return .object(object)
+    }
+}
+
+extension ConditionCheck {
+    var jsonValue: JSONValue {
+        var object: [String: JSONValue] = [
+            "path": .string(path), "expectation": .string(expectation), "passed": .bool(passed),
+        ]
+        if let seen { object["seen"] = .string(seen) }
+        return .object(object)
     }
 }

@@ -76,7 +76,7 @@ struct BoundedRegexTests {
     /// A small property test: random patterns of the supported syntax over a small alphabet, each run on random
     /// short values, agree with ICU. The seed is fixed, so a failure replays; the message names the pattern.
     @Test func randomPatternsAgreeWithICU() throws {
-        var random = SplitMix(seed: 18)
+        var random = SeededRandom(seed: 18)
         var compared = 0
         for _ in 0..<600 {
             let pattern = RandomPattern.make(&random)
@@ -225,32 +225,19 @@ struct BoundedRegexTests {
     }
 }
 
-/// A seeded generator (SplitMix64), so that a failing case replays.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random patterns of the supported syntax: every one must be accepted, and mean what it means to ICU.
 enum RandomPattern {
-    static func make(_ random: inout SplitMix) -> String {
+    static func make(_ random: inout SeededRandom) -> String {
         (random.next() % 5 == 0 ? "(?i)" : "") + choice(&random, depth: 0)
     }
 
-    static func choice(_ random: inout SplitMix, depth: Int) -> String {
+    static func choice(_ random: inout SeededRandom, depth: Int) -> String {
         var branches = [sequence(&random, depth: depth)]
         while depth < 3, random.next() % 4 == 0 { branches.append(sequence(&random, depth: depth)) }
         return branches.joined(separator: "|")
     }
 
-    static func sequence(_ random: inout SplitMix, depth: Int) -> String {
+    static func sequence(_ random: inout SeededRandom, depth: Int) -> String {
         var out = ""
         for _ in 0..<(1 + Int(random.next() % 3)) {
             let (atom, repeatable) = self.atom(&random, depth: depth)
@@ -266,7 +253,7 @@ enum RandomPattern {
         return out
     }
 
-    static func atom(_ random: inout SplitMix, depth: Int) -> (String, Bool) {
+    static func atom(_ random: inout SeededRandom, depth: Int) -> (String, Bool) {
         let atoms = [
             "a", "b", "c", "A", ".", "[ab]", "[^a]", "[a-c]", #"\d"#, #"\w"#, #"\s"#, #"\W"#, "[^ab\\s]", #"\-"#, "é",
         ]

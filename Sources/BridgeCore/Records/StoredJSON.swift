@@ -2,7 +2,7 @@
 /// and `JSONEncoder` cost a tenth of a webhook's CPU). Read back with `JSONDecoder`: the keys and shapes are those
 /// of the types' `Codable` conformances, which a test checks by round trip.
 extension Explanation {
-    /// Compact JSON with sorted keys, the bytes `JSONValue` would write for `jsonValue`, written in one pass (keys in
+    /// Compact JSON with sorted keys, the bytes `JSONValue` would write for the same tree (a test checks it), written in one pass (keys in
     /// their sorted order by hand): it is built for every webhook, on the store's writer.
     public var storedJSON: String {
         var out: [UInt8] = []
@@ -30,16 +30,6 @@ extension Explanation {
         JSONValue._writeString(source, into: &out)
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The same as a `JSONValue` (the reference `storedJSON` is checked against).
-    var jsonValue: JSONValue {
-        .object([
-            "source": .string(source),
-            "rules": .array(rules.map(\.jsonValue)),
-            "rejected": .array(rejected.map { .object(["rule": .string($0.rule), "reason": .string($0.reason)]) }),
-            "notes": .array(notes.map(JSONValue.string)),
-        ])
     }
 }
 
@@ -69,28 +59,6 @@ extension Explanation.RuleTrace {
         out.append(contentsOf: #","rule":"#.utf8)
         JSONValue._writeString(rule, into: &out)
         out.append(UInt8(ascii: "}"))
-    }
-}
-
-extension Explanation.RuleTrace {
-    var jsonValue: JSONValue {
-        var object: [String: JSONValue] = [
-            "rule": .string(rule), "matched": .bool(matched), "events": .number(Double(events)),
-            "metrics": .number(Double(metrics)),
-            "checks": .array(checks.map(\.jsonValue)),
-        ]
-        if let items { object["items"] = .number(Double(items)) }
-        return .object(object)
-    }
-}
-
-extension ConditionCheck {
-    var jsonValue: JSONValue {
-        var object: [String: JSONValue] = [
-            "path": .string(path), "expectation": .string(expectation), "passed": .bool(passed),
-        ]
-        if let seen { object["seen"] = .string(seen) }
-        return .object(object)
     }
 }
 
