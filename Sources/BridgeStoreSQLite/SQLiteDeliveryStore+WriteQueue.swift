@@ -87,48 +87,82 @@ extension SQLiteDeliveryStore {
         if !batch.isEmpty { commit(batch, database) }
     }
 
-    /// One transaction for the whole group, one savepoint per webhook. Every caller is answered after the
-    /// outcome is known: stored only when COMMIT succeeded; an error anywhere that ends the transaction fails
-    /// the whole group (503, the senders retry), so nothing is answered 202 without being committed and
-    /// nothing is answered 503 while committed.
+    /// One transaction for the whole group. Every caller is answered after the outcome is known: stored only when
+    /// COMMIT succeeded; an error anywhere that ends the transaction fails the whole group (503, the senders
+    /// retry), so nothing is answered 202 without being committed and nothing is answered 503 while committed.
+    ///
+    /// The group is first tried without savepoints: a savepoint makes SQLite copy every page it touches into a
+    /// sub-journal (about 16 KiB per webhook, written to a temporary file), and an insert almost never fails on
+    /// its own. If one does, the attempt is rolled back and the group is run again with one savepoint per webhook,
+    /// so that the failing webhook alone is refused.
     func commit(_ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase) {
-        func failAll(_ error: any Error) {
-            if !database.isAutocommit { try? database.execute("ROLLBACK") }
-            noteWriteFailure(error)
-            for (_, c) in batch { c.resume(throwing: error) }
+        switch attempt(batch, database, savepoints: false) {
+        case .committed(let results):
+            finish(batch, results)
+        case .failed(let error):
+            failAll(batch, error, database)
+        case .webhookFailed:
+            switch attempt(batch, database, savepoints: true) {
+            case .committed(let results): finish(batch, results)
+            case .failed(let error), .webhookFailed(let error): failAll(batch, error, database)
+            }
         }
+    }
+
+    private enum GroupAttempt {
+        case committed([Result<RecordResult, any Error>])
+        /// The transaction could not go on (BEGIN, COMMIT, a savepoint, or an error that rolled everything back).
+        case failed(any Error)
+        /// One webhook's insert failed in an attempt without savepoints; the transaction is rolled back.
+        case webhookFailed(any Error)
+    }
+
+    private func attempt(
+        _ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase,
+        savepoints: Bool
+    ) -> GroupAttempt {
         do {
             try database.execute("BEGIN IMMEDIATE")
         } catch {
-            failAll(error)
-            return
+            return .failed(error)
         }
         var results: [Result<RecordResult, any Error>] = []
         results.reserveCapacity(batch.count)
         for (delivery, _) in batch {
-            do {
-                try database.execute("SAVEPOINT d")
-            } catch {
-                failAll(error)
-                return
+            if savepoints {
+                do {
+                    try database.execute("SAVEPOINT d")
+                } catch {
+                    return .failed(error)
+                }
             }
             do {
                 let result = try insert(delivery, database)
-                try database.execute("RELEASE d")
+                if savepoints { try database.execute("RELEASE d") }
                 results.append(.success(result))
             } catch {
                 // SQLite may have rolled the whole transaction back already (full disk, I/O error, no memory):
                 // then the savepoints before this one are gone too.
-                if database.isAutocommit {
-                    failAll(error)
-                    return
+                if database.isAutocommit { return .failed(error) }
+                if !savepoints {
+                    // A group of one needs no second attempt: its savepoint would hold the same single insert.
+                    if batch.count == 1 {
+                        do {
+                            try database.execute("ROLLBACK")
+                        } catch {
+                            return .failed(error)
+                        }
+                        return .committed([.failure(error)])
+                    }
+                    try? database.execute("ROLLBACK")
+                    if !database.isAutocommit { return .failed(error) }
+                    return .webhookFailed(error)
                 }
                 do {
                     try database.execute("ROLLBACK TO d")
                     try database.execute("RELEASE d")
                 } catch {
-                    failAll(error)
-                    return
+                    return .failed(error)
                 }
                 results.append(.failure(error))
             }
@@ -137,9 +171,24 @@ extension SQLiteDeliveryStore {
             try database.execute("COMMIT")
         } catch {
             logger.error("store commit failed", metadata: ["error": "\(error)"])
-            failAll(error)
-            return
+            return .failed(error)
         }
+        return .committed(results)
+    }
+
+    private func failAll(
+        _ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ error: any Error,
+        _ database: SQLiteDatabase
+    ) {
+        if !database.isAutocommit { try? database.execute("ROLLBACK") }
+        noteWriteFailure(error)
+        for (_, c) in batch { c.resume(throwing: error) }
+    }
+
+    private func finish(
+        _ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)],
+        _ results: [Result<RecordResult, any Error>]
+    ) {
         writeFailure.withLock { $0 = nil }
         commitStats.withLock {
             $0.commits += 1

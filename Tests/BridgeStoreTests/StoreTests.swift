@@ -28,6 +28,48 @@ struct StoreTests {
         }
     }
 
+    /// Groups are tried without savepoints; a webhook whose insert fails on its own is refused alone (the group is
+    /// run again with savepoints), and every other webhook of its group is stored exactly once.
+    @Test func aWebhookThatFailsAloneIsRefusedAloneInItsGroup() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.perform { db in
+                try db.execute(
+                    """
+                    CREATE TRIGGER poison BEFORE INSERT ON deliveries WHEN NEW.delivery_key LIKE 'poison-%'
+                    BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END
+                    """)
+            }
+            let total = 300
+            var stored = Set<String>()
+            var refused = Set<String>()
+            try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                for i in 0..<total {
+                    let key = i % 50 == 7 ? "poison-\(i)" : "k\(i)"
+                    group.addTask {
+                        do {
+                            let r = try await store.record(delivery(key: key, events: 1))
+                            guard case .stored = r else { return (key, false) }
+                            return (key, true)
+                        } catch {
+                            return (key, false)
+                        }
+                    }
+                }
+                for try await (key, ok) in group {
+                    if ok { stored.insert(key) } else { refused.insert(key) }
+                }
+            }
+            #expect(refused == Set((0..<total).filter { $0 % 50 == 7 }.map { "poison-\($0)" }))
+            #expect(stored.count == total - refused.count)
+            #expect(store.groupCommitStats.largest > 1)
+            // Exactly the stored webhooks are in the database, each once, with their outbox records.
+            let rows = try await store.deliveries(limit: 1000, source: nil)
+            #expect(rows.count == stored.count)
+            #expect(try await store.stats(now: Date()).pending == stored.count)
+            #expect(try await store.integrityCheck() == "ok")
+        }
+    }
+
 }
 
 /// Opens a store on a database that outlives it: each `open()` is a restart (the caller closes each store).
