@@ -61,6 +61,12 @@ package final class SQLiteDatabase {
         }
     }
 
+    /// Runs one statement without parameters (`BEGIN IMMEDIATE`, `COMMIT`) through the statement cache, so that
+    /// the statements of every group commit are compiled once instead of by `sqlite3_exec` each time.
+    package func run(_ sql: String) throws(StoreError) {
+        _ = try statement(sql).run([])
+    }
+
     /// A prepared statement for `sql`, cached for the life of the connection.
     package func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {
         if let cached = statements[sql] { return cached }

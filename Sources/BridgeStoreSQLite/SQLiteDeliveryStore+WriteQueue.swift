@@ -57,10 +57,10 @@ extension SQLiteDeliveryStore {
     @discardableResult
     func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await perform { database in
-            try database.execute("BEGIN IMMEDIATE")
+            try database.run("BEGIN IMMEDIATE")
             do {
                 let result = try body(database)
-                try database.execute("COMMIT")
+                try database.run("COMMIT")
                 return result
             } catch {
                 if !database.isAutocommit { try? database.execute("ROLLBACK") }
@@ -69,22 +69,22 @@ extension SQLiteDeliveryStore {
         }
     }
 
-    /// The writer thread's handler: webhook records are committed in groups, other work runs in order.
+    /// The writer thread's handler: every queued webhook record goes into one group commit, then the other work
+    /// runs in the order it was queued. A record never waits for work queued before it: a forwarder's claim or
+    /// mark between two webhooks used to split their group into two commits (two fsyncs). Nothing depends on that
+    /// order: a caller's own jobs are queued one after the other (it awaits each), and work queued before a record
+    /// only ever sees more committed rows than it would have.
     func process(_ jobs: [SQLiteWriter.Job], _ database: SQLiteDatabase) {
         var batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)] = []
+        var work: [(SQLiteDatabase) -> Void] = []
         for job in jobs {
             switch job {
-            case .record(let delivery, let continuation):
-                batch.append((delivery, continuation))
-            case .work(let body):
-                if !batch.isEmpty {
-                    commit(batch, database)
-                    batch.removeAll()
-                }
-                body(database)
+            case .record(let delivery, let continuation): batch.append((delivery, continuation))
+            case .work(let body): work.append(body)
             }
         }
         if !batch.isEmpty { commit(batch, database) }
+        for body in work { body(database) }
     }
 
     /// One transaction for the whole group. Every caller is answered after the outcome is known: stored only when
@@ -122,7 +122,7 @@ extension SQLiteDeliveryStore {
         savepoints: Bool
     ) -> GroupAttempt {
         do {
-            try database.execute("BEGIN IMMEDIATE")
+            try database.run("BEGIN IMMEDIATE")
         } catch {
             return .failed(error)
         }
@@ -168,7 +168,7 @@ extension SQLiteDeliveryStore {
             }
         }
         do {
-            try database.execute("COMMIT")
+            try database.run("COMMIT")
         } catch {
             logger.error("store commit failed", metadata: ["error": "\(error)"])
             return .failed(error)

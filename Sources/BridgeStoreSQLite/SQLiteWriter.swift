@@ -78,6 +78,13 @@ package final class SQLiteWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Jobs queued and not yet taken by the thread (tests wait on it to set up an order).
+    package var queued: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count
+    }
+
     package var isRunning: Bool {
         condition.lock()
         defer { condition.unlock() }

@@ -28,6 +28,46 @@ struct StoreTests {
         }
     }
 
+    /// Work queued between two webhooks (a forwarder's claim, say) runs after their group commit instead of
+    /// splitting it into two commits, and it sees both webhooks.
+    @Test func workQueuedBetweenWebhooksRunsAfterTheirSharedCommit() async throws {
+        try await withTemporaryStore { store, _ in
+            let gate = DispatchSemaphore(value: 0)
+            let entered = DispatchSemaphore(value: 0)
+            let blocker = Task {
+                try await store.perform { _ in
+                    entered.signal()
+                    gate.wait()
+                }
+            }
+            func waitUntilQueued(_ n: Int) async throws {
+                for _ in 0..<2000 where store.writer.queued != n { try await Task.sleep(for: .milliseconds(5)) }
+                #expect(store.writer.queued == n)
+            }
+            // Once the writer holds the blocker, everything below queues behind it in this order.
+            while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            let first = Task { try await store.record(delivery(key: "first", events: 1)) }
+            try await waitUntilQueued(1)
+            let between = Task {
+                try await store.perform { db in try db.first("SELECT COUNT(*) FROM deliveries")?.first?.integer }
+            }
+            try await waitUntilQueued(2)
+            let second = Task { try await store.record(delivery(key: "second", events: 1)) }
+            try await waitUntilQueued(3)
+            let before = store.groupCommitStats
+            gate.signal()
+            try await blocker.value
+            guard case .stored = try await first.value, case .stored = try await second.value else {
+                Issue.record("both webhooks are stored")
+                return
+            }
+            #expect(try await between.value == 2)
+            let after = store.groupCommitStats
+            #expect(after.commits == before.commits + 1)
+            #expect(after.largest == 2)
+        }
+    }
+
     /// Groups are tried without savepoints; a webhook whose insert fails on its own is refused alone (the group is
     /// run again with savepoints), and every other webhook of its group is stored exactly once.
     @Test func aWebhookThatFailsAloneIsRefusedAloneInItsGroup() async throws {
