@@ -75,6 +75,16 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_io(pid):
+    """/proc/<pid>/io: bytes and calls of read and write (files and sockets alike), all threads."""
+    out = {}
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            key, value = line.split(":")
+            out[key.strip()] = int(value)
+    return out
+
+
 def proc_status_kib(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -829,7 +839,7 @@ def main():
         idle_rss = proc_status_kib(b.pid, "VmRSS") * 1024
         wrk.run(b.port, good_lua, args.warmup, label="bridge-warmup")
         b.wait_outbox_empty(120)
-        m0, cpu0 = b.metrics(), proc_cpu_seconds(b.pid)
+        m0, cpu0, io0 = b.metrics(), proc_cpu_seconds(b.pid), proc_io(b.pid)
         watch = MachineLoad(lambda: nginx_pids + [b.pid])
         load = wrk.run(b.port, good_lua, args.duration, label="bridge-valid")
         others_bridge = watch.end(load["cpu"])
@@ -837,7 +847,7 @@ def main():
         drained_at = time.monotonic()
         b.wait_outbox_empty(120)
         drain_lag = time.monotonic() - drained_at
-        cpu1, m1 = proc_cpu_seconds(b.pid), b.metrics()
+        cpu1, m1, io1 = proc_cpu_seconds(b.pid), b.metrics(), proc_io(b.pid)
         hwm = proc_status_kib(b.pid, "VmHWM") * 1024
         accepted = m1.get("bridge_webhooks_total:accepted", 0) - m0.get("bridge_webhooks_total:accepted", 0)
         others = {k: v for k, v in load["statuses"].items() if k != 202}
@@ -988,6 +998,11 @@ def main():
         table.add("CPU per accepted webhook (incl. forwarding)",
                   f"{us(cpu_accepted):.1f} us ({cpu1 - cpu0:.2f} s / {fmt_int(accepted)}; aim 60 us)",
                   us(cpu_accepted), 100, "max", "100 us")
+        io = {k: (io1[k] - io0[k]) / accepted for k in ("wchar", "syscw", "rchar", "syscr")}
+        table.info_ratio("I/O per accepted webhook (incl. forwarding; files and sockets)",
+                         f"{io['wchar'] / 1024:.1f} KiB in {io['syscw']:.1f} write calls, {io['syscr']:.1f} read "
+                         f"calls; body {len(body) / 1024:.1f} KiB", io["wchar"] / len(body),
+                         "bytes written per byte of body")
         table.add("CPU per refused forgery", f"{us(cpu_forged):.1f} us ({cpu3 - cpu2:.2f} s / {fmt_int(refused)}; "
                   "aim 20 us)", us(cpu_forged), 60, "max", "60 us")
         table.add(f"CPU per refused forgery, limit on ({SHIPPED_REFUSAL_LIMIT}/min, as shipped)",
