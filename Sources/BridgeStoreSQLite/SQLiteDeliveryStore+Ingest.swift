@@ -2,18 +2,34 @@ import BridgeCore
 import BridgeStore
 import Foundation
 
+/// A webhook on its way to the writer, with the texts it stores already encoded: the caller (an event loop)
+/// encodes them, so that the one writer thread, which every webhook waits for, does not.
+package struct EncodedDelivery: Sendable {
+    let delivery: NewDelivery
+    let explanationJSON: String
+    let headersJSON: String?
+
+    init(_ delivery: NewDelivery) {
+        self.delivery = delivery
+        explanationJSON = delivery.explanation.storedJSON
+        headersJSON = delivery.request?.headersJSON
+    }
+}
+
 /// Recording one webhook: its delivery, outbox records, aggregate updates and dedupe keys.
 extension SQLiteDeliveryStore {
     public func record(_ delivery: NewDelivery) async throws -> RecordResult {
-        try await withCheckedThrowingContinuation { continuation in
-            if !writer.submit(.record(delivery, continuation)) {
+        let encoded = EncodedDelivery(delivery)
+        return try await withCheckedThrowingContinuation { continuation in
+            if !writer.submit(.record(encoded, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the store is closed"))
             }
         }
     }
 
     /// Inserts one delivery inside the open transaction (and savepoint) of its group.
-    func insert(_ d: NewDelivery, _ db: SQLiteDatabase) throws -> RecordResult {
+    func insert(_ encoded: EncodedDelivery, _ db: SQLiteDatabase) throws -> RecordResult {
+        let d = encoded.delivery
         let now = d.receivedAt.timeIntervalSince1970
         let source = SQLiteValue.text(d.source)
         if let key = d.deliveryKey,
@@ -39,7 +55,6 @@ extension SQLiteDeliveryStore {
         if kept.isDuplicate, let firstSeen { return .duplicate(originalDeliveryId: firstSeen) }
         let events = kept.events
         let metrics = kept.metrics
-        let explanation = d.explanation.storedJSON
         guard
             let id = try db.first(
                 """
@@ -49,9 +64,9 @@ extension SQLiteDeliveryStore {
                 """,
                 [
                     source, d.deliveryKey.map(SQLiteValue.text) ?? .null, .real(now), .text(d.status.rawValue),
-                    .int(d.httpStatus), .int(events.count), .int(metrics.count), .text(explanation),
+                    .int(d.httpStatus), .int(events.count), .int(metrics.count), .text(encoded.explanationJSON),
                     d.request?.clientAddress.map(SQLiteValue.text) ?? .null,
-                    d.request.map { .text($0.headersJSON) } ?? .null, d.request.map { .blob($0.body) } ?? .null,
+                    encoded.headersJSON.map(SQLiteValue.text) ?? .null, d.request.map { .blob($0.body) } ?? .null,
                     d.request.map { .int($0.bodySize) } ?? .null,
                 ])?.first?.integer
         else {

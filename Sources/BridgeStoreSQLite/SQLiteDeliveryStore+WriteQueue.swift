@@ -75,7 +75,7 @@ extension SQLiteDeliveryStore {
     /// order: a caller's own jobs are queued one after the other (it awaits each), and work queued before a record
     /// only ever sees more committed rows than it would have.
     func process(_ jobs: [SQLiteWriter.Job], _ database: SQLiteDatabase) {
-        var batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)] = []
+        var batch: [(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)] = []
         var work: [(SQLiteDatabase) -> Void] = []
         for job in jobs {
             switch job {
@@ -95,7 +95,8 @@ extension SQLiteDeliveryStore {
     /// sub-journal (about 16 KiB per webhook, written to a temporary file), and an insert almost never fails on
     /// its own. If one does, the attempt is rolled back and the group is run again with one savepoint per webhook,
     /// so that the failing webhook alone is refused.
-    func commit(_ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase) {
+    func commit(_ batch: [(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase)
+    {
         switch attempt(batch, database, savepoints: false) {
         case .committed(let results):
             finish(batch, results)
@@ -118,7 +119,7 @@ extension SQLiteDeliveryStore {
     }
 
     private func attempt(
-        _ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase,
+        _ batch: [(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase,
         savepoints: Bool
     ) -> GroupAttempt {
         do {
@@ -177,7 +178,7 @@ extension SQLiteDeliveryStore {
     }
 
     private func failAll(
-        _ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)], _ error: any Error,
+        _ batch: [(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)], _ error: any Error,
         _ database: SQLiteDatabase
     ) {
         if !database.isAutocommit { try? database.execute("ROLLBACK") }
@@ -186,7 +187,7 @@ extension SQLiteDeliveryStore {
     }
 
     private func finish(
-        _ batch: [(NewDelivery, CheckedContinuation<RecordResult, any Error>)],
+        _ batch: [(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)],
         _ results: [Result<RecordResult, any Error>]
     ) {
         writeFailure.withLock { $0 = nil }

@@ -5,7 +5,7 @@ import Foundation
 /// jobs at once and hands them to the store, which runs them in as few transactions as it can.
 package final class SQLiteWriter: @unchecked Sendable {
     package enum Job {
-        case record(NewDelivery, CheckedContinuation<RecordResult, any Error>)
+        case record(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)
         case work((SQLiteDatabase) -> Void)
     }
 
