@@ -325,7 +325,8 @@ extension Crypto {
 }
 
 /// Idle `EVP_MAC_CTX`s for HMAC, one list per algorithm, each context set to its digest once: a call takes one (or
-/// makes one), gives it its key, and puts it back. At most `keep` idle contexts are kept per algorithm (one per
+/// makes one), gives it its key (unless it already has it: a context given no key keeps its last one, which saves
+/// three more allocations when the same source's secret comes again), and puts it back. At most `keep` idle contexts are kept per algorithm (one per
 /// thread that computes HMACs at once, in practice the event loops).
 final class HMACContexts: @unchecked Sendable {
     static let shared = HMACContexts()
@@ -335,7 +336,7 @@ final class HMACContexts: @unchecked Sendable {
     /// nil and the one-shot path is taken).
     private let mac: OpaquePointer?
     /// Idle contexts, indexed as `HMACAlgorithm.allCases`. The pointers are only used by the thread that took them.
-    private let idle = Mutex<[[OpaquePointer]]>(HMACAlgorithm.allCases.map { _ in [] })
+    private let idle = Mutex<[[(key: [UInt8], ctx: OpaquePointer)]]>(HMACAlgorithm.allCases.map { _ in [] })
 
     private init() { mac = EVP_MAC_fetch(nil, "HMAC", nil) }
 
@@ -368,12 +369,17 @@ final class HMACContexts: @unchecked Sendable {
     /// The HMAC, or nil when libcrypto failed (the context is then dropped). `key` must not be empty.
     func hmac(_ algorithm: HMACAlgorithm, key: [UInt8], data: [UInt8]) -> [UInt8]? {
         let slot = Self.slot(algorithm)
-        guard let ctx = idle.withLock({ $0[slot].popLast() }) ?? make(algorithm) else { return nil }
+        let taken = idle.withLock { $0[slot].popLast() }
+        guard let ctx = taken?.ctx ?? make(algorithm) else { return nil }
+        // The context's key is the last one it was given; compared in constant time (a secret).
+        let sameKey = taken.map { Crypto.constantTimeEquals($0.key, key) } ?? false
         var ok = false
         let out = [UInt8](unsafeUninitializedCapacity: Int(EVP_MAX_MD_SIZE)) { o, initialized in
             var length = 0
             ok =
-                key.withUnsafeBufferPointer { k in EVP_MAC_init(ctx, k.baseAddress, k.count, nil) == 1 }
+                (sameKey
+                    ? EVP_MAC_init(ctx, nil, 0, nil) == 1
+                    : key.withUnsafeBufferPointer { k in EVP_MAC_init(ctx, k.baseAddress, k.count, nil) == 1 })
                 && data.withUnsafeBufferPointer { d in
                     // An empty body still needs a valid pointer.
                     var empty: UInt8 = 0
@@ -389,7 +395,7 @@ final class HMACContexts: @unchecked Sendable {
         }
         let kept = idle.withLock { idle in
             guard idle[slot].count < Self.keep else { return false }
-            idle[slot].append(ctx)
+            idle[slot].append((key, ctx))
             return true
         }
         if !kept { EVP_MAC_CTX_free(ctx) }

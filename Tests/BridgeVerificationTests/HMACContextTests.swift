@@ -13,10 +13,14 @@ struct HMACContextTests {
 
     @Test func givesWhatTheOneShotHMACGives() {
         var random = SeededRandom(seed: 47)
+        var last: [[UInt8]] = HMACAlgorithm.allCases.map { _ in [] }
         for round in 0..<3000 {
-            let algorithm = HMACAlgorithm.allCases[round % HMACAlgorithm.allCases.count]
-            // Keys shorter and longer than a block (64 bytes, 128 for SHA-512), the empty key, empty bodies.
-            let key = Self.bytes(Int(random.next() % 200), &random)
+            let a = round % HMACAlgorithm.allCases.count
+            let algorithm = HMACAlgorithm.allCases[a]
+            // Keys shorter and longer than a block (64 bytes, 128 for SHA-512), the empty key, empty bodies; every
+            // other time the algorithm's last key again (a kept context then keeps its key).
+            let key = random.next() % 2 == 0 ? last[a] : Self.bytes(Int(random.next() % 200), &random)
+            last[a] = key
             let data = Self.bytes(round % 7 == 0 ? 0 : Int(random.next() % 3000), &random)
             let mac = Crypto.hmac(algorithm, key: key, data: data)
             #expect(
