@@ -71,6 +71,13 @@ struct StoredHeadersJSONTests {
             let reference = JSONValue.array(headers.map { .array($0.map { JSONValue.string($0) }) }).json
             #expect(stored.headersJSON == reference)
             #expect(StoredRequest.headers(fromJSON: stored.headersJSON) == headers.filter { $0.count == 2 })
+            // As the webhook path makes it: from name and value pairs, sensitive values masked.
+            let pairs = headers.filter { $0.count == 2 }.map { ($0[0], $0[1]) }
+            let masked = pairs.map { [$0.0, StoredRequest.isSensitive($0.0) ? StoredRequest.mask : $0.1] }
+            let fresh = StoredRequest(clientAddress: nil, headers: pairs, body: [])
+            #expect(fresh.headers == masked)
+            #expect(fresh.headersJSON == JSONValue.array(masked.map { .array($0.map { JSONValue.string($0) }) }).json)
+            #expect(fresh == StoredRequest(clientAddress: nil, headers: masked, body: [], bodySize: 0))
         }
     }
 }
