@@ -233,12 +233,12 @@ public final class Ingestor: Sendable {
         refuseHoursPastRetention(&result, receivedAt: request.receivedAt)
 
         // Split once (each of `MappingResult.events` and `.metrics` builds an array).
-        var events: [EventRecord] = []
-        var metrics: [MetricObservation] = []
+        var producedEvents: [EventRecord] = []
+        var producedMetrics: [MetricObservation] = []
         for record in result.records {
             switch record {
-            case .event(let e): events.append(e)
-            case .metric(let m): metrics.append(m)
+            case .event(let e): producedEvents.append(e)
+            case .metric(let m): producedMetrics.append(m)
             }
         }
         let status: NewDelivery.Status
@@ -264,7 +264,7 @@ public final class Ingestor: Sendable {
         }
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
-            events: events, metrics: metrics, followUps: result.followUps,
+            events: producedEvents, metrics: producedMetrics, followUps: result.followUps,
             explanation: result.explanation,
             httpStatus: kind.statusCode,
             request: StoredRequest(
@@ -300,7 +300,7 @@ public final class Ingestor: Sendable {
                 metrics.recordsStored(kind: OutboxKind.event.rawValue, count: storedEvents)
                 metrics.recordsStored(kind: OutboxKind.metric.rawValue, count: storedMetrics)
                 onStored()
-                let skipped = events.count + metrics.count - storedEvents - storedMetrics
+                let skipped = producedEvents.count + producedMetrics.count - storedEvents - storedMetrics
                 logger.info(
                     "webhook accepted",
                     metadata: [

@@ -336,7 +336,13 @@ final class HMACContexts: @unchecked Sendable {
     /// nil and the one-shot path is taken).
     private let mac: OpaquePointer?
     /// Idle contexts, indexed as `HMACAlgorithm.allCases`. The pointers are only used by the thread that took them.
-    private let idle = Mutex<[[(key: [UInt8], ctx: OpaquePointer)]]>(HMACAlgorithm.allCases.map { _ in [] })
+    private let idle = Mutex<[[Idle]]>(HMACAlgorithm.allCases.map { _ in [] })
+
+    /// An idle context and the key it was last given.
+    private struct Idle: @unchecked Sendable {
+        var key: [UInt8]
+        var ctx: OpaquePointer
+    }
 
     private init() { mac = EVP_MAC_fetch(nil, "HMAC", nil) }
 
@@ -395,7 +401,7 @@ final class HMACContexts: @unchecked Sendable {
         }
         let kept = idle.withLock { idle in
             guard idle[slot].count < Self.keep else { return false }
-            idle[slot].append((key, ctx))
+            idle[slot].append(Idle(key: key, ctx: ctx))
             return true
         }
         if !kept { EVP_MAC_CTX_free(ctx) }
