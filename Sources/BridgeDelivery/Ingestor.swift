@@ -232,6 +232,15 @@ public final class Ingestor: Sendable {
         }
         refuseHoursPastRetention(&result, receivedAt: request.receivedAt)
 
+        // Split once (each of `MappingResult.events` and `.metrics` builds an array).
+        var producedEvents: [EventRecord] = []
+        var producedMetrics: [MetricObservation] = []
+        for record in result.records {
+            switch record {
+            case .event(let e): producedEvents.append(e)
+            case .metric(let m): producedMetrics.append(m)
+            }
+        }
         let status: NewDelivery.Status
         if !result.records.isEmpty {
             status = .accepted
@@ -255,7 +264,7 @@ public final class Ingestor: Sendable {
         }
         let delivery = NewDelivery(
             source: source.name, deliveryKey: key, receivedAt: request.receivedAt, status: status,
-            events: result.events, metrics: result.metrics, followUps: result.followUps,
+            events: producedEvents, metrics: producedMetrics, followUps: result.followUps,
             explanation: result.explanation,
             httpStatus: kind.statusCode,
             request: StoredRequest(
@@ -291,7 +300,7 @@ public final class Ingestor: Sendable {
                 metrics.recordsStored(kind: OutboxKind.event.rawValue, count: storedEvents)
                 metrics.recordsStored(kind: OutboxKind.metric.rawValue, count: storedMetrics)
                 onStored()
-                let skipped = result.events.count + result.metrics.count - storedEvents - storedMetrics
+                let skipped = producedEvents.count + producedMetrics.count - storedEvents - storedMetrics
                 logger.info(
                     "webhook accepted",
                     metadata: [
@@ -361,6 +370,12 @@ public final class Ingestor: Sendable {
     /// Moves observations for hours older than the kept aggregates to the rejections.
     private func refuseHoursPastRetention(_ result: inout MappingResult, receivedAt: Date) {
         let oldest = receivedAt.addingTimeInterval(-aggregateRetention).addingTimeInterval(3600)
+        func past(_ record: OutputRecord) -> Bool {
+            if case .metric(let m) = record, let hour = TimeParsing.parse(m.hour), hour < oldest { return true }
+            return false
+        }
+        // Nearly always nothing is refused: the records are then left as they are, without a copy.
+        guard result.records.contains(where: past) else { return }
         var kept: [OutputRecord] = []
         for record in result.records {
             if case .metric(let m) = record, let hour = TimeParsing.parse(m.hour), hour < oldest {

@@ -4,10 +4,17 @@ import Foundation
 /// A rule's `when:`: tests on request values combined with all/any/not.
 public indirect enum Condition: Sendable {
     case always
-    case test(PayloadPath, Matcher)
+    /// A test on one value; `expectation` is the matcher's description, made once when the rule is read (it is
+    /// recorded in every webhook's explanation).
+    case test(PayloadPath, Matcher, expectation: String)
     case all([Condition])
     case any([Condition])
     case not(Condition)
+
+    /// A test on the value at `path`.
+    public static func test(_ path: PayloadPath, _ matcher: Matcher) -> Condition {
+        .test(path, matcher, expectation: matcher.description)
+    }
 
     /// One check's outcome, for `try` and recorded explanations.
     public typealias Check = ConditionCheck
@@ -17,12 +24,12 @@ public indirect enum Condition: Sendable {
         switch self {
         case .always:
             return true
-        case .test(let path, let matcher):
+        case .test(let path, let matcher, let expectation):
             let value = context.lookup(path)
             let ok = matcher.matches(value)
             checks.append(
                 Check(
-                    path: path.description, expectation: matcher.description,
+                    path: path.description, expectation: expectation,
                     seen: value.map { Condition.abbreviate($0) }, passed: ok))
             return ok
         case .all(let cs):
@@ -49,14 +56,15 @@ public indirect enum Condition: Sendable {
     static func abbreviate(_ v: JSONValue) -> String {
         let t: String
         if case .string(let s) = v { t = JSONValue.quote(s) } else { t = v.json }
-        return t.count > 80 ? String(t.prefix(79)) + "…" : t
+        // At most 80 UTF-8 bytes is at most 80 characters: only a longer text is counted by character.
+        return t.utf8.count > 80 && t.count > 80 ? String(t.prefix(79)) + "…" : t
     }
 
     /// Every path the condition reads.
     public var paths: [PayloadPath] {
         switch self {
         case .always: []
-        case .test(let p, _): [p]
+        case .test(let p, _, _): [p]
         case .all(let cs), .any(let cs): cs.flatMap(\.paths)
         case .not(let c): c.paths
         }

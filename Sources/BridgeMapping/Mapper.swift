@@ -261,9 +261,11 @@ public struct Mapper: Sendable {
 
     /// The data stream of a metric (or a follow-up's data point): its own token, the rule's, the source's, the
     /// default, and in dry run `dry-run`; nil when there is none (an empty token counts as none).
+    static let dryRunToken = Secret("dry-run")
+
     func streamToken(_ own: Secret?, rule: Rule, source: SourceDefinition) -> Secret? {
         let token =
-            own ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken ?? (dryRun ? Secret("dry-run") : nil)
+            own ?? rule.streamToken ?? source.streamToken ?? defaultStreamToken ?? (dryRun ? Mapper.dryRunToken : nil)
         return token.flatMap { $0.bytes.isEmpty ? nil : $0 }
     }
 

@@ -213,12 +213,17 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         Task(executorPreference: executor) {
             let answer = await edge.process(w.target, head: w.head, body: body, client: w.client, started: w.started)
-            let deliver: @Sendable () -> Void = {
+            // The task runs on the connection's loop (its executor preference); the hop is only a safeguard (and the
+            // only case that needs a closure).
+            if loop.inEventLoop {
                 let (handler, context) = bound.value
                 handler.processed(answer, close: w.close, context: context)
+            } else {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.processed(answer, close: w.close, context: context)
+                }
             }
-            // The task runs on the connection's loop (its executor preference); the hop is only a safeguard.
-            if loop.inEventLoop { deliver() } else { loop.execute(deliver) }
         }
     }
 

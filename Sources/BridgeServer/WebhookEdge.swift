@@ -162,9 +162,14 @@ final class WebhookEdge: Sendable {
     }
 
     static func answer(_ outcome: IngestOutcome, status: Int? = nil) -> Answer {
-        Answer(
-            status: status ?? outcome.statusCode, body: ByteBuffer(string: outcome.body.json + "\n"),
-            retryAfter: outcome.retryAfter)
+        // The JSON and its newline written once, then copied into the buffer (the text, the joined string and the
+        // buffer each cost an allocation before).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128)
+        outcome.body.write(into: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+        return Answer(
+            status: status ?? outcome.statusCode, body: ByteBuffer(bytes: bytes), retryAfter: outcome.retryAfter)
     }
 
     /// The response head of `answer`; `close` adds `Connection: close`.

@@ -15,7 +15,22 @@ public struct StoredRequest: Sendable, Equatable {
 
     public var clientAddress: String?
     /// Name and value pairs in the order received; sensitive values are masked.
-    public var headers: [[String]]
+    public var headers: [[String]] {
+        get {
+            switch storage {
+            case .pairs(let pairs): pairs.map { [$0.0, $0.1] }
+            case .rows(let rows): rows
+            }
+        }
+        set { storage = .rows(newValue) }
+    }
+    /// The headers as they came: pairs from the webhook path (an array of two strings per header cost an
+    /// allocation per header of every webhook, for `headersJSON` to read once), rows when read back from a store.
+    private var storage: Storage
+    private enum Storage: Sendable {
+        case pairs([(String, String)])
+        case rows([[String]])
+    }
     /// The body's first `bodyLimit` bytes.
     public var body: [UInt8]
     /// The body's full size in bytes.
@@ -26,7 +41,7 @@ public struct StoredRequest: Sendable, Equatable {
     /// Keeps `headers` with sensitive values masked and the first `bodyLimit` bytes of `body`.
     public init(clientAddress: String?, headers: [(String, String)], body: [UInt8]) {
         self.clientAddress = clientAddress
-        self.headers = headers.map { [$0.0, StoredRequest.isSensitive($0.0) ? StoredRequest.mask : $0.1] }
+        self.storage = .pairs(headers.map { ($0.0, StoredRequest.isSensitive($0.0) ? StoredRequest.mask : $0.1) })
         self.body = body.count > StoredRequest.bodyLimit ? Array(body.prefix(StoredRequest.bodyLimit)) : body
         self.bodySize = body.count
     }
@@ -34,9 +49,13 @@ public struct StoredRequest: Sendable, Equatable {
     /// As read back from a store.
     public init(clientAddress: String?, headers: [[String]], body: [UInt8], bodySize: Int) {
         self.clientAddress = clientAddress
-        self.headers = headers
+        self.storage = .rows(headers)
         self.body = body
         self.bodySize = bodySize
+    }
+
+    public static func == (a: StoredRequest, b: StoredRequest) -> Bool {
+        a.clientAddress == b.clientAddress && a.headers == b.headers && a.body == b.body && a.bodySize == b.bodySize
     }
 
     /// True when a header of this name carries a secret (its value is never stored nor shown).
@@ -50,8 +69,38 @@ public struct StoredRequest: Sendable, Equatable {
     }
 
     /// The headers as JSON text (an array of `[name, value]` pairs), as stored.
+    /// Written in one pass, the bytes `JSONValue` would write for the same arrays (a test checks it): it is built for
+    /// every webhook stored.
     public var headersJSON: String {
-        JSONValue.array(headers.map { .array($0.map { JSONValue.string($0) }) }).json
+        var out: [UInt8] = []
+        switch storage {
+        case .pairs(let pairs): out.reserveCapacity(pairs.reduce(2) { $0 + $1.0.utf8.count + $1.1.utf8.count + 8 })
+        case .rows(let rows): out.reserveCapacity(rows.reduce(2) { $0 + $1.reduce(3) { $0 + $1.utf8.count + 3 } })
+        }
+        out.append(UInt8(ascii: "["))
+        switch storage {
+        case .pairs(let pairs):
+            for (i, pair) in pairs.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "["))
+                JSONValue._writeString(pair.0, into: &out)
+                out.append(UInt8(ascii: ","))
+                JSONValue._writeString(pair.1, into: &out)
+                out.append(UInt8(ascii: "]"))
+            }
+        case .rows(let rows):
+            for (i, items) in rows.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "["))
+                for (j, item) in items.enumerated() {
+                    if j > 0 { out.append(UInt8(ascii: ",")) }
+                    JSONValue._writeString(item, into: &out)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+        }
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Reads `headersJSON` back.

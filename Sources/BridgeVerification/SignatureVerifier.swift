@@ -202,7 +202,8 @@ public struct SignatureVerifier: Sendable {
         guard let headerValue = request.headers[scheme.header], !headerValue.isEmpty else {
             throw VerificationError(.missingSignature, "signature header '\(scheme.header)' is missing")
         }
-        var candidates: [String] = []
+        // Slices of the header's text (a copy of each signature cost an allocation per webhook and per forgery).
+        var candidates: [Substring] = []
         var timestamp: String? = scheme.timestampHeader.flatMap { request.headers[$0] }
         switch scheme.format {
         case .single(let prefix):
@@ -211,17 +212,17 @@ public struct SignatureVerifier: Sendable {
                 throw VerificationError(
                     .malformedSignature, "signature header '\(scheme.header)' lacks the prefix '\(prefix)'")
             }
-            candidates = [String(value.dropFirst(prefix.count))]
+            candidates = [value.dropFirst(prefix.count)]
         case .list(let separator, let prefix):
             for item in headerValue.components(separatedBy: separator) {
                 let entry = item.trimmed
-                if entry.hasPrefix(prefix) { candidates.append(String(entry.dropFirst(prefix.count))) }
+                if entry.hasPrefix(prefix) { candidates.append(entry.dropFirst(prefix.count)) }
             }
         case .parameters(let separator, let signatureKey, let timestampKey):
             for item in headerValue.components(separatedBy: separator) {
                 let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmed }
                 guard kv.count == 2 else { continue }
-                if kv[0] == signatureKey { candidates.append(kv[1]) }
+                if kv[0] == signatureKey { candidates.append(Substring(kv[1])) }
                 if let timestampKey, kv[0] == timestampKey { timestamp = kv[1] }
             }
         }

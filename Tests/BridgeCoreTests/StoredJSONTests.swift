@@ -75,6 +75,57 @@ import Testing
         #expect(try JSONValue.parse(ingest.jsonBytes) == JSONValue.parse(Array(encoder.encode(ingest))))
     }
 
+    /// The words the seeded comparisons below draw from: empty, ASCII, quotes, backslashes, control characters
+    /// (escaped as `\uXXXX`), non-ASCII, and texts longer than a small string.
+    static let words = [
+        "", "a", "deploy", "\"q\"", "a\\b", "ünï 🚀", "\u{1}\n\t/\r\u{1F}", "payload.deployment_status.state",
+        "https://example.com/a?b=c&d=\"e\"", String(repeating: "x", count: 15), String(repeating: "y", count: 16),
+        "\u{7F}\u{0}é", "2024-05-01 14:00:00",
+    ]
+
+    @Test func eventRecordsAreWhatTheValueWriterWrites() {
+        var rng = SeededRandom(seed: 23)
+        func word() -> String { Self.words[Int(rng.next() % UInt64(Self.words.count))] }
+        func maybe() -> String? { rng.next() % 2 == 0 ? nil : word() }
+        for _ in 0..<2000 {
+            let team: TeamRef? =
+                switch rng.next() % 4 {
+                case 0: nil
+                case 1: .id(Int(truncatingIfNeeded: rng.next() % 2_000_000) - 1_000_000)
+                case 2: .id(Int(truncatingIfNeeded: rng.next()))
+                default: .name(word())
+                }
+            let event = EventRecord(
+                timestamp: word(), team: team, type: word(), description: maybe(), url: maybe(), rule: word(),
+                dedupeKey: maybe())
+            #expect(event.storedJSON == event.referenceJSON, "\(event)")
+        }
+    }
+
+    @Test func dimensionsAreWhatTheValueWriterWrites() {
+        var rng = SeededRandom(seed: 31)
+        func word() -> String { Self.words[Int(rng.next() % UInt64(Self.words.count))] }
+        for _ in 0..<2000 {
+            var dimensions: [String: String] = [:]
+            for _ in 0..<Int(rng.next() % 6) { dimensions[word()] = word() }
+            #expect(dimensions.storedJSON == JSONValue.object(dimensions.mapValues(JSONValue.string)).json)
+        }
+    }
+
+    @Test func quotingIsWhatTheStringWriterWrites() {
+        var rng = SeededRandom(seed: 37)
+        var texts = Self.words + (0...0x7F).map { String(UnicodeScalar(UInt8($0))) }
+        for _ in 0..<5000 {
+            texts.append(
+                (0..<Int(rng.next() % 6)).map { _ in Self.words[Int(rng.next() % UInt64(Self.words.count))] }.joined())
+        }
+        for text in texts {
+            var bytes: [UInt8] = []
+            JSONValue._writeString(text, into: &bytes)
+            #expect(JSONValue.quote(text) == String(decoding: bytes, as: UTF8.self), "\(text.debugDescription)")
+        }
+    }
+
     @Test func dimensionsAreSortedCompactJSON() {
         #expect(["b": "2", "a": "1\"/"].storedJSON == #"{"a":"1\"/","b":"2"}"#)
     }
@@ -118,5 +169,24 @@ extension ConditionCheck {
         ]
         if let seen { object["seen"] = .string(seen) }
         return .object(object)
+    }
+}
+
+extension EventRecord {
+    /// The stored record as a `JSONValue`, as `storedJSON` built it before it was written by hand (compact JSON with
+    /// sorted keys): the reference its bytes are checked against.
+    var referenceJSON: String {
+        var object: [String: JSONValue] = [
+            "timestamp": .string(timestamp), "type": .string(type), "rule": .string(rule),
+        ]
+        if let description { object["description"] = .string(description) }
+        if let url { object["url"] = .string(url) }
+        if let dedupeKey { object["dedupeKey"] = .string(dedupeKey) }
+        switch team {
+        case .id(let n)?: object["team"] = .object(["id": .object(["_0": .number(Double(n))])])
+        case .name(let s)?: object["team"] = .object(["name": .object(["_0": .string(s)])])
+        case nil: break
+        }
+        return JSONValue.object(object).json
     }
 }

@@ -136,7 +136,7 @@ struct BoundedRegexTests {
         for (pattern, value) in [("((a+))+", "xa"), ("(a|aa)+$", "baa"), ("((ab)*)*c", "x ababc")] {
             let (source, diagnostics) = load(Self.ruleFile(pattern))
             #expect(diagnostics == [], "\(pattern)")
-            guard case .test(_, .regex(let regex))? = source?.rules.first?.condition else {
+            guard case .test(_, .regex(let regex), _)? = source?.rules.first?.condition else {
                 Issue.record("/\(pattern)/ did not load as a regex condition: \(String(describing: source))")
                 continue
             }

@@ -55,6 +55,54 @@ struct SensitiveHeaderTests {
     }
 }
 
+/// `StoredRequest.headersJSON` is written by hand now; it is stored, so it must be what the value writer wrote.
+@Suite("Stored headers")
+struct StoredHeadersJSONTests {
+    @Test func headersAreWhatTheValueWriterWrites() {
+        var random = SeededRandom(seed: 41)
+        let words = ["", "Content-Type", "X-Hub-Signature-256", "a\"b", "c\\d", "é🙂", "\u{1}\r\n\t", "push", "x"]
+        for _ in 0..<3000 {
+            var headers: [[String]] = []
+            for _ in 0..<Int.random(in: 0...6, using: &random) {
+                headers.append(
+                    (0..<Int.random(in: 0...3, using: &random)).map { _ in words.randomElement(using: &random)! })
+            }
+            let stored = StoredRequest(clientAddress: nil, headers: headers, body: [], bodySize: 0)
+            let reference = JSONValue.array(headers.map { .array($0.map { JSONValue.string($0) }) }).json
+            #expect(stored.headersJSON == reference)
+            #expect(StoredRequest.headers(fromJSON: stored.headersJSON) == headers.filter { $0.count == 2 })
+            // As the webhook path makes it: from name and value pairs, sensitive values masked.
+            let pairs = headers.filter { $0.count == 2 }.map { ($0[0], $0[1]) }
+            let masked = pairs.map { [$0.0, StoredRequest.isSensitive($0.0) ? StoredRequest.mask : $0.1] }
+            let fresh = StoredRequest(clientAddress: nil, headers: pairs, body: [])
+            #expect(fresh.headers == masked)
+            #expect(fresh.headersJSON == JSONValue.array(masked.map { .array($0.map { JSONValue.string($0) }) }).json)
+            #expect(fresh == StoredRequest(clientAddress: nil, headers: masked, body: [], bodySize: 0))
+        }
+    }
+}
+
+/// `StreamTokenRef.fingerprint` keeps its last answer; whatever the order of the tokens asked for, each answer is
+/// the token's own fingerprint.
+@Suite("Stream token fingerprints")
+struct StreamTokenFingerprintTests {
+    @Test func theKeptAnswerIsOnlyGivenForTheSameToken() {
+        // The first 8 bytes of each token's SHA-256, in hex (`echo -n TOKEN | sha256sum`).
+        let expected = ["tok": "1a7674eb4ee78df7", "a": "ca978112ca1bbdca", "dry-run": "25d33183d01ca782"]
+        var random = SeededRandom(seed: 43)
+        let tokens = ["tok", "dry-run", "a", "tol", "tok2", String(repeating: "t", count: 40)]
+        var first: [String: String] = [:]
+        for _ in 0..<2000 {
+            let token = tokens.randomElement(using: &random)!
+            let fingerprint = StreamTokenRef.fingerprint(Secret(token))
+            #expect(fingerprint.utf8.count == 16)
+            if let seen = first[token] { #expect(seen == fingerprint, "\(token)") } else { first[token] = fingerprint }
+        }
+        #expect(Set(first.values).count == tokens.count)
+        for (token, fingerprint) in expected { #expect(first[token] == fingerprint, "\(token)") }
+    }
+}
+
 /// `AggregateKey.of` builds its key by appending now; the key is stored, so it must be the one built before.
 @Suite("Aggregate keys")
 struct AggregateKeyTests {

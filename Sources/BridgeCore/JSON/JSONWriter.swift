@@ -92,7 +92,7 @@ extension JSONValue {
         out.append(contentsOf: n.description.utf8)
     }
 
-    static func _writeString(_ s: String, into out: inout [UInt8]) {
+    package static func _writeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
         var s = s
         s.withUTF8 { bytes in

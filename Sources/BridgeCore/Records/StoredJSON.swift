@@ -63,25 +63,69 @@ extension Explanation.RuleTrace {
 }
 
 extension EventRecord {
+    /// Compact JSON with sorted keys, the bytes `JSONValue` would write for the same fields (a test checks it),
+    /// written in one pass with the keys in their sorted order by hand: it is built for every event stored.
     public var storedJSON: String {
-        var object: [String: JSONValue] = [
-            "timestamp": .string(timestamp), "type": .string(type), "rule": .string(rule),
-        ]
-        if let description { object["description"] = .string(description) }
-        if let url { object["url"] = .string(url) }
-        if let dedupeKey { object["dedupeKey"] = .string(dedupeKey) }
-        switch team {
-        case .id(let n)?: object["team"] = .object(["id": .object(["_0": .number(Double(n))])])
-        case .name(let s)?: object["team"] = .object(["name": .object(["_0": .string(s)])])
-        case nil: break
+        var out: [UInt8] = []
+        out.reserveCapacity(
+            96 + timestamp.utf8.count + type.utf8.count + rule.utf8.count + (description?.utf8.count ?? 0)
+                + (url?.utf8.count ?? 0) + (dedupeKey?.utf8.count ?? 0))
+        out.append(UInt8(ascii: "{"))
+        if let dedupeKey {
+            out.append(contentsOf: #""dedupeKey":"#.utf8)
+            JSONValue._writeString(dedupeKey, into: &out)
+            out.append(UInt8(ascii: ","))
         }
-        return JSONValue.object(object).json
+        if let description {
+            out.append(contentsOf: #""description":"#.utf8)
+            JSONValue._writeString(description, into: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: #""rule":"#.utf8)
+        JSONValue._writeString(rule, into: &out)
+        switch team {
+        case .id(let n)?:
+            out.append(contentsOf: #","team":{"id":{"_0":"#.utf8)
+            JSONValue._writeNumber(Double(n), into: &out)
+            out.append(contentsOf: "}}".utf8)
+        case .name(let s)?:
+            out.append(contentsOf: #","team":{"name":{"_0":"#.utf8)
+            JSONValue._writeString(s, into: &out)
+            out.append(contentsOf: "}}".utf8)
+        case nil:
+            break
+        }
+        out.append(contentsOf: #","timestamp":"#.utf8)
+        JSONValue._writeString(timestamp, into: &out)
+        out.append(contentsOf: #","type":"#.utf8)
+        JSONValue._writeString(type, into: &out)
+        if let url {
+            out.append(contentsOf: #","url":"#.utf8)
+            JSONValue._writeString(url, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
 extension Dictionary where Key == String, Value == String {
-    /// Dimensions as compact JSON with sorted keys.
-    public var storedJSON: String { JSONValue.object(mapValues(JSONValue.string)).json }
+    /// Dimensions as compact JSON with sorted keys (the bytes `JSONValue` would write, which a test checks), written
+    /// in one pass without a tree of values.
+    public var storedJSON: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for (key, value) in sorted(by: { $0.key < $1.key }) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSONValue._writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONValue._writeString(value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 extension EventRecord {
