@@ -305,16 +305,38 @@ def start(binary, database_url, data, item_keys=False):
     raise SystemExit(f"bridge on {port} did not become ready")
 
 
+def psql_value(database_url, query):
+    """One value of a query through psql, as a float; None without psql or on an error."""
+    if not shutil.which("psql"):
+        return None
+    r = subprocess.run(["psql", "-Atc", query, database_url], capture_output=True, text=True, timeout=60)
+    try:
+        return float(r.stdout) if r.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+COMMITS = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+
+
 def run(binary, database_url, replicas, args, postmaster):
-    """Returns (202 answers, all answers, seconds, p99 in ms or None, bridge CPU s, PostgreSQL CPU s or None)."""
+    """Returns (202 answers, all answers, seconds, p99 in ms or None, bridge CPU s, PostgreSQL CPU s or None,
+    webhooks stored per committed transaction or None).
+
+    Webhooks per transaction (the mean group of group commit, warm-up and load): the deliveries stored in the schema
+    divided by the transactions committed in the database from before the bridges start until they have stopped
+    (their backends report their counts when they end); the bridges' few other transactions count too."""
     data = tempfile.mkdtemp(prefix="ctb-bench-replicas-")
     procs = []
+    schema = base_url = commits_before = None
     try:
         if database_url:
             schema = "bench_" + uuid.uuid4().hex[:8]
+            base_url = database_url
             database_url += ("&" if "?" in database_url else "?") + "schema=" + schema
             subprocess.run([binary, "migrate", "--database-url", database_url], check=True, capture_output=True,
                            timeout=60)
+            commits_before = psql_value(base_url, COMMITS)
         for _ in range(replicas):
             procs.append(start(binary, database_url, data, args.item_keys))
         ports = [p for _, p in procs]
@@ -335,13 +357,20 @@ def run(binary, database_url, replicas, args, postmaster):
         if database_url and postmaster is not None:
             pg_after = cluster_cpu(postmaster)
             pg_cpu = sum(t - pg_before.get(p, 0) for p, t in pg_after.items())
-        return ok, sent, elapsed, p99, bridge_cpu, pg_cpu
     finally:
         for proc, _ in procs:
             proc.send_signal(signal.SIGTERM)
         for proc, _ in procs:
             proc.wait(timeout=60)
         shutil.rmtree(data, ignore_errors=True)
+    per_transaction = None
+    if commits_before is not None:
+        time.sleep(0.5)  # the backends' last counts
+        stored = psql_value(base_url, f"SELECT count(*) FROM {schema}.deliveries")
+        commits = psql_value(base_url, COMMITS)
+        if stored is not None and commits is not None and commits > commits_before:
+            per_transaction = stored / (commits - commits_before - 2)  # not the two queries of psql_value
+    return ok, sent, elapsed, p99, bridge_cpu, pg_cpu, per_transaction
 
 
 def postmaster_of(args):
@@ -391,7 +420,7 @@ def main():
         print(f"binary: {binary}", flush=True)
         base = None
         for name, url, n in runs:
-            ok, sent, elapsed, p99, bridge_cpu, pg_cpu = run(binary, url, n, args, postmaster)
+            ok, sent, elapsed, p99, bridge_cpu, pg_cpu, per_transaction = run(binary, url, n, args, postmaster)
             rate = ok / elapsed
             base = base or rate
             extra = f", p99 {p99:.1f} ms" if p99 is not None else ""
@@ -400,6 +429,8 @@ def main():
             cpu = f", CPU per webhook: bridge {bridge_us:.0f} µs" if bridge_us is not None else ""
             if pg_us is not None:
                 cpu += f" + PostgreSQL {pg_us:.0f} µs = {bridge_us + pg_us:.0f} µs"
+            if per_transaction is not None:
+                cpu += f", {per_transaction:.1f} webhooks per transaction"
             print(f"{name}: {rate:,.0f} webhooks/s ({ok}/{sent} answered 202 in {elapsed:.1f} s{extra}{cpu})",
                   flush=True)
             table.append((binary, name, rate, rate / base, p99, bridge_us, pg_us))
