@@ -76,7 +76,7 @@ private func contents(_ store: PostgresDeliveryStore) async throws -> (ranks: [I
     for try await (kind, id, record, agg, state, due) in outbox.decode(
         (String, Int64?, String?, String?, String, Double).self)
     {
-        let time = kind == "cost_follow_up" ? " due \(due)" : ""
+        let time = kind == OutboxKind.costFollowUp.rawValue ? " due \(due)" : ""
         lines.append("outbox \(kind) \(rank(id)) \(state) \(record ?? "-") \(agg ?? "-")\(time)")
     }
     let aggregates = try await store.client.query("SELECT key, sum, count, min, max FROM aggregates ORDER BY key")
@@ -161,7 +161,7 @@ struct PostgresItemKeyBulkTests {
                         .duplicate(rank: 9), .stored(rank: 10, events: 2, metrics: 0),
                         .stored(rank: 11, events: 0, metrics: 0),
                     ])
-                #expect(bulk.lines.filter { $0.hasPrefix("outbox cost_follow_up") }.count == 2)
+                #expect(bulk.lines.filter { $0.hasPrefix("outbox \(OutboxKind.costFollowUp.rawValue)") }.count == 2)
                 #expect(bulk.lines.contains("dedupe s item:q 6"))
                 #expect(!bulk.lines.contains { $0.hasPrefix("dedupe s item:orphan") })
             }
