@@ -3,46 +3,149 @@ import BridgeStore
 import Foundation
 import PostgresNIO
 
-/// A group of webhooks in two statements, whatever its size: one that claims the delivery keys and stores the
-/// deliveries and their outbox records, one that applies the aggregate updates. Each is a prepared statement (one
-/// text, the rows passed as arrays and read back with `unnest`), so a group costs four round trips with BEGIN and
-/// COMMIT, where one statement per row per table cost about seven round trips per webhook.
+/// A group of webhooks in two statements, whatever its size: one that claims the dedupe keys and stores the
+/// deliveries and their outbox records, one that applies the aggregate updates; and first, when a webhook of the
+/// group has item keys (a rule's `dedupe_key`), one that looks up which keys of the group are taken. Each is a
+/// prepared statement (one text, the rows passed as arrays and read back with `unnest`), so a group costs four or
+/// five round trips with BEGIN and COMMIT, where one statement per row per table cost about seven round trips per
+/// webhook.
 extension PostgresDeliveryStore {
-    /// True when a webhook can go in the group's bulk statement: it has no per-item keys (a rule's `dedupe_key`),
-    /// whose outcome (which outputs are kept, whether the whole webhook is a duplicate) depends on the keys of the
-    /// items; those webhooks are stored one at a time, each in its savepoint.
-    static func goesInBulk(_ d: NewDelivery) -> Bool {
-        ItemDedupe.keys(of: d).isEmpty && d.followUps.allSatisfy { $0.dedupeKey == nil }
+    /// A dedupe key as the table keys it: the webhook's source and the key's `indexKey`.
+    struct ClaimKey: Hashable, Sendable {
+        var source: String
+        var key: String
     }
 
-    /// Claims the delivery keys of `deliveries` (in their order: the first of two equal keys wins, and a key taken
-    /// before is left alone), and stores every webhook whose key was free with its outbox records. Returns, for each
-    /// webhook in order, its outcome, and the aggregate updates of those stored, for `applyAggregates`.
+    /// A webhook of a group as the bulk statement stores it: the outputs its item keys leave (all of them when it
+    /// has none) and the keys it claims, its delivery key first, then its fresh item keys in `ItemDedupe` order,
+    /// as `insertDeferringAggregates` claims them one at a time.
+    struct BulkWebhook: Sendable {
+        var delivery: NewDelivery
+        var selection: ItemSelection
+        var claims: [String]
+        var hasItems: Bool
+    }
+
+    /// What a webhook of a group comes to before the statement: stored (if its claims hold), or a duplicate.
+    enum Resolution: Sendable {
+        case store(BulkWebhook)
+        case duplicate(key: String)
+    }
+
+    /// Decides the group in Swift, in its order, as one webhook at a time would: a webhook whose delivery key is
+    /// `taken` (stored before, or by a webhook ahead of it in the group) is a duplicate; otherwise its item keys
+    /// not taken are fresh, the outputs of the others are left out (`ItemSelection`), and a webhook left with no
+    /// output is a duplicate of its first item key seen before (and claims nothing, as its savepoint would have
+    /// been rolled back). The keys of every webhook kept are taken for those after it.
+    static func resolve(_ deliveries: [NewDelivery], taken: Set<ClaimKey>) -> [Resolution] {
+        var taken = taken
+        var resolutions: [Resolution] = []
+        resolutions.reserveCapacity(deliveries.count)
+        for d in deliveries {
+            if let key = d.deliveryKey, taken.contains(ClaimKey(source: d.source, key: indexKey(key))) {
+                resolutions.append(.duplicate(key: key))
+                continue
+            }
+            let items = ItemDedupe.keys(of: d)
+            var fresh = Set<String>()
+            var freshKeys: [String] = []
+            var firstSeen: String?
+            for key in items {
+                let stored = indexKey(ItemDedupe.storedKey(key))
+                if taken.contains(ClaimKey(source: d.source, key: stored)) {
+                    firstSeen = firstSeen ?? ItemDedupe.storedKey(key)
+                } else {
+                    fresh.insert(key)
+                    freshKeys.append(stored)
+                }
+            }
+            let selection = ItemSelection(d, fresh: fresh)
+            if selection.isDuplicate, let firstSeen {
+                resolutions.append(.duplicate(key: firstSeen))
+                continue
+            }
+            let claims = (d.deliveryKey.map { [indexKey($0)] } ?? []) + freshKeys
+            for key in claims { taken.insert(ClaimKey(source: d.source, key: key)) }
+            resolutions.append(
+                .store(BulkWebhook(delivery: d, selection: selection, claims: claims, hasItems: !items.isEmpty)))
+        }
+        return resolutions
+    }
+
+    /// The dedupe keys of `deliveries` (delivery keys and item keys) already in the table, in one statement; none
+    /// asked when no webhook of the group has item keys (the bulk statement's `ON CONFLICT` then decides alone).
+    static func takenKeys(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
+        -> Set<ClaimKey>
+    {
+        guard deliveries.contains(where: { !ItemDedupe.keys(of: $0).isEmpty }) else { return [] }
+        var statement = BulkTakenKeys()
+        for d in deliveries {
+            if let key = d.deliveryKey { statement.add(d.source, indexKey(key)) }
+            for key in ItemDedupe.keys(of: d) { statement.add(d.source, indexKey(ItemDedupe.storedKey(key))) }
+        }
+        guard !db.isClosed else { throw ConnectionClosed() }
+        var taken = Set<ClaimKey>()
+        for try await (source, key) in try await db.execute(statement, logger: logger) {
+            taken.insert(ClaimKey(source: source, key: key))
+        }
+        return taken
+    }
+
+    /// Stores a group in bulk: the keys taken before in one statement, the group decided in Swift (`resolve`),
+    /// then the webhooks kept in one statement that claims their keys with `ON CONFLICT DO NOTHING` and stores
+    /// those whose every claim held. The unique key still decides: a webhook without item keys whose delivery key
+    /// another transaction took meanwhile is a duplicate; a webhook with item keys that loses a claim throws
+    /// `lostClaim()`, and the group is stored again one webhook at a time. Returns, for each webhook in order, its
+    /// outcome, and the aggregate updates of those stored, for `applyAggregates`.
     static func storeInBulk(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
         -> ([GroupOutcome], [AggregateUpsert])
     {
-        let statement = BulkStore(deliveries)
-        guard !db.isClosed else { throw ConnectionClosed() }
+        let resolutions = resolve(deliveries, taken: try await takenKeys(deliveries, db, logger: logger))
+        var webhooks: [BulkWebhook] = []
+        webhooks.reserveCapacity(deliveries.count)
+        for case .store(let w) in resolutions { webhooks.append(w) }
         var rows: [(Int64, Bool)] = []
-        rows.reserveCapacity(deliveries.count)
-        for try await row in try await db.execute(statement, logger: logger) { rows.append(row) }
-        guard rows.count == deliveries.count else {
-            throw StoreError(
-                .unexpectedAnswer, "storing \(deliveries.count) webhooks returned \(rows.count) rows")
+        if !webhooks.isEmpty {
+            let statement = BulkStore(webhooks)
+            guard !db.isClosed else { throw ConnectionClosed() }
+            rows.reserveCapacity(webhooks.count)
+            for try await row in try await db.execute(statement, logger: logger) { rows.append(row) }
+            guard rows.count == webhooks.count else {
+                throw StoreError(.unexpectedAnswer, "storing \(webhooks.count) webhooks returned \(rows.count) rows")
+            }
         }
         var outcomes: [GroupOutcome] = []
         outcomes.reserveCapacity(deliveries.count)
         var upserts: [AggregateUpsert] = []
-        for ((id, stored), d) in zip(rows, deliveries) {
+        var next = 0
+        for resolution in resolutions {
+            guard case .store(let w) = resolution else {
+                if case .duplicate(let key) = resolution { outcomes.append(.duplicate(key: key)) }
+                continue
+            }
+            let (id, stored) = rows[next]
+            next += 1
+            let d = w.delivery
             if stored {
-                outcomes.append(.stored(.stored(deliveryId: id, events: d.events.count, metrics: d.metrics.count)))
+                let kept = w.selection
+                outcomes.append(
+                    .stored(.stored(deliveryId: id, events: kept.events.count, metrics: kept.metrics.count)))
                 let now = d.receivedAt.timeIntervalSince1970
-                upserts += d.metrics.map { AggregateUpsert($0, deliveryID: id, time: now) }
+                upserts += kept.metrics.map { AggregateUpsert($0, deliveryID: id, time: now) }
+            } else if w.hasItems {
+                throw lostClaim()
             } else {
                 outcomes.append(.duplicate(key: d.deliveryKey ?? ""))
             }
         }
         return (outcomes, upserts)
+    }
+
+    /// A webhook with item keys lost a claim to another transaction between the look-up and the statement: the
+    /// group's transaction is rolled back and the group stored again one webhook at a time (as after a failed
+    /// statement, `recordGroup`), where the unique key decides each claim.
+    static func lostClaim() -> StoreError {
+        StoreError(.database, "a dedupe key of the group was claimed by another transaction meanwhile")
     }
 
     /// Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to the
@@ -72,26 +175,30 @@ extension PostgresDeliveryStore {
 /// statement. Arrays cannot hold NULL here (postgres-nio binds `[String]`, not `[String?]`), so a nullable column
 /// comes with a flag array (`has_key`, `has_request`, `has_client`).
 ///
-/// `ids` numbers every webhook from the deliveries' sequence; `claimed` inserts the delivery keys with
-/// `ON CONFLICT DO NOTHING` in the group's order, which leaves out a key stored before (or by a transaction that
-/// commits while this one waits on it) and the second of two equal keys of the group; `kept` is every webhook
-/// without a key or whose key was claimed; the last line answers, per webhook in order, its id and whether it was
-/// stored.
+/// `ids` numbers every webhook from the deliveries' sequence; `claimed` inserts the claimed keys (delivery keys and
+/// fresh item keys, each with its webhook's 1-based position) with `ON CONFLICT DO NOTHING` in key order, which leaves out a key stored by a transaction that committed since the look-up (or commits while this one
+/// waits on it); `kept` is every webhook whose claims all held; the last line answers, per webhook in order, its id
+/// and whether it was stored.
 struct BulkStore: PostgresPreparedStatement {
-    static let name = "bridge_store_webhooks_v1"
+    static let name = "bridge_store_webhooks_v2"
     static let sql = """
         WITH input AS (
-          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::float8[], $6::text[],
-            $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::bool[], $12::text[], $13::bool[],
-            $14::text[], $15::bytea[], $16::bigint[])
-            WITH ORDINALITY AS t(source, delivery_key, dedupe_key, has_key, received_at, status, http_status, events,
-              metrics, explanation, has_request, client_address, has_client, headers, body, body_size, ord)),
+          SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::float8[], $5::text[], $6::bigint[],
+            $7::bigint[], $8::bigint[], $9::text[], $10::bool[], $11::text[], $12::bool[], $13::text[], $14::bytea[],
+            $15::bigint[], $16::bigint[])
+            WITH ORDINALITY AS t(source, delivery_key, has_key, received_at, status, http_status, events, metrics,
+              explanation, has_request, client_address, has_client, headers, body, body_size, claims, ord)),
         ids AS MATERIALIZED (SELECT input.*, nextval('deliveries_id_seq') AS id FROM input ORDER BY ord),
         claimed AS (
           INSERT INTO dedupe (source, key, delivery_id, created_at)
-          SELECT source, dedupe_key, id, received_at FROM ids WHERE has_key ORDER BY ord
+          SELECT ids.source, c.key, ids.id, ids.received_at
+          FROM unnest($17::bigint[], $18::text[]) WITH ORDINALITY AS c(webhook, key, n)
+          JOIN ids ON ids.ord = c.webhook ORDER BY c.n
           ON CONFLICT DO NOTHING RETURNING delivery_id),
-        kept AS (SELECT * FROM ids WHERE NOT has_key OR id IN (SELECT delivery_id FROM claimed)),
+        held AS MATERIALIZED (
+          SELECT ids.id, ids.ord, ids.claims = (SELECT count(*) FROM claimed WHERE claimed.delivery_id = ids.id) AS ok
+          FROM ids),
+        kept AS (SELECT ids.* FROM ids JOIN held ON held.id = ids.id WHERE held.ok),
         stored AS (
           INSERT INTO deliveries (id, source, delivery_key, received_at, status, http_status, events, metrics,
             explanation, client_address, headers, body, body_size)
@@ -103,16 +210,15 @@ struct BulkStore: PostgresPreparedStatement {
         outboxed AS (
           INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
           SELECT o.kind, kept.id, o.record, \(OutboxState.pending.sql), o.due_at, kept.received_at, kept.received_at
-          FROM unnest($17::bigint[], $18::text[], $19::text[], $20::float8[])
+          FROM unnest($19::bigint[], $20::text[], $21::text[], $22::float8[])
             WITH ORDINALITY AS o(webhook, kind, record, due_at, n)
           JOIN kept ON kept.ord = o.webhook ORDER BY o.n)
-        SELECT id, (NOT has_key OR id IN (SELECT delivery_id FROM claimed)) FROM ids ORDER BY ord
+        SELECT id, ok FROM held ORDER BY ord
         """
     typealias Row = (Int64, Bool)
 
     var source: [String] = []
     var deliveryKey: [String] = []
-    var dedupeKey: [String] = []
     var hasKey: [Bool] = []
     var receivedAt: [Double] = []
     var status: [String] = []
@@ -126,24 +232,30 @@ struct BulkStore: PostgresPreparedStatement {
     var headers: [String] = []
     var body: [ByteBuffer] = []
     var bodySize: [Int] = []
+    var claims: [Int] = []
+    /// Claimed keys: the webhook (its 1-based position) and the key's `indexKey`.
+    var claimWebhook: [Int] = []
+    var claimKey: [String] = []
     /// Outbox records: the webhook (its 1-based position), kind, record and due time.
     var recordWebhook: [Int] = []
     var recordKind: [String] = []
     var record: [String] = []
     var recordDue: [Double] = []
 
-    init(_ deliveries: [NewDelivery]) {
-        for (i, d) in deliveries.enumerated() {
+    init(_ webhooks: [PostgresDeliveryStore.BulkWebhook]) {
+        var allClaims: [(source: String, key: String, webhook: Int)] = []
+        for (i, w) in webhooks.enumerated() {
+            let d = w.delivery
+            let kept = w.selection
             let now = d.receivedAt.timeIntervalSince1970
             source.append(d.source)
             deliveryKey.append(d.deliveryKey.map(PostgresDeliveryStore.text) ?? "")
-            dedupeKey.append(d.deliveryKey.map(PostgresDeliveryStore.indexKey) ?? "")
             hasKey.append(d.deliveryKey != nil)
             receivedAt.append(now)
             status.append(d.status.rawValue)
             httpStatus.append(d.httpStatus)
-            events.append(d.events.count)
-            metrics.append(d.metrics.count)
+            events.append(kept.events.count)
+            metrics.append(kept.metrics.count)
             explanation.append(d.explanation.storedJSON)
             hasRequest.append(d.request != nil)
             clientAddress.append(d.request?.clientAddress ?? "")
@@ -151,26 +263,33 @@ struct BulkStore: PostgresPreparedStatement {
             headers.append(d.request?.headersJSON ?? "")
             body.append(d.request.map { ByteBuffer(bytes: $0.body) } ?? ByteBuffer())
             bodySize.append(d.request?.bodySize ?? 0)
-            for event in d.events {
+            claims.append(w.claims.count)
+            for key in w.claims { allClaims.append((d.source, key, i + 1)) }
+            for event in kept.events {
                 recordWebhook.append(i + 1)
                 recordKind.append(OutboxKind.event.rawValue)
                 record.append(event.storedJSON)
                 recordDue.append(now)
             }
-            for f in d.followUps {
+            for f in kept.followUps {
                 recordWebhook.append(i + 1)
                 recordKind.append(OutboxKind.costFollowUp.rawValue)
                 record.append(StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint)).json)
                 recordDue.append(f.due.timeIntervalSince1970)
             }
         }
+        // Claimed in key order, whatever the order of their webhooks: two replicas claiming the same keys wait on
+        // each other in one order, and do not deadlock. (The group holds each key once, so the order decides
+        // nothing else.)
+        allClaims.sort { ($0.source, $0.key) < ($1.source, $1.key) }
+        claimWebhook = allClaims.map(\.webhook)
+        claimKey = allClaims.map(\.key)
     }
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 20)
+        var b = PostgresBindings(capacity: 22)
         b.append(source)
         b.append(deliveryKey)
-        b.append(dedupeKey)
         b.append(hasKey)
         b.append(receivedAt)
         b.append(status)
@@ -184,6 +303,9 @@ struct BulkStore: PostgresPreparedStatement {
         b.append(headers)
         b.append(body)
         b.append(bodySize)
+        b.append(claims)
+        b.append(claimWebhook)
+        b.append(claimKey)
         b.append(recordWebhook)
         b.append(recordKind)
         b.append(record)
@@ -273,4 +395,34 @@ struct BulkAggregates: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+/// The dedupe keys of a group already stored: `(source, key)` pairs passed as two arrays, the rows found returned.
+struct BulkTakenKeys: PostgresPreparedStatement {
+    static let name = "bridge_taken_keys_v1"
+    static let sql = """
+        SELECT dedupe.source, dedupe.key
+        FROM unnest($1::text[], $2::text[]) AS wanted(source, key)
+        JOIN dedupe ON dedupe.source = wanted.source AND dedupe.key = wanted.key
+        """
+    typealias Row = (String, String)
+
+    var source: [String] = []
+    var key: [String] = []
+
+    mutating func add(_ s: String, _ k: String) {
+        source.append(s)
+        key.append(k)
+    }
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 2)
+        b.append(source)
+        b.append(key)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
 }

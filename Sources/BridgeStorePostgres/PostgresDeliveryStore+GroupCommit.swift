@@ -11,12 +11,14 @@ struct PendingRecord: Sendable {
 
 /// Group commit on PostgreSQL, as the SQLite store does on its writer: webhooks that arrive while the store's
 /// transactions are busy wait in a queue, and the next transaction takes up to `maxBatch` of them (a webhook alone
-/// is a group of one). A group is two statements whatever its size (`+Bulk`): one claims the delivery keys with
-/// `ON CONFLICT DO NOTHING` and stores the deliveries whose key was free with their outbox records, so a duplicate
-/// (a key stored before, or twice in the group) leaves only itself out; then the aggregate updates of the whole
-/// group, one row per key in key order, so the hot row of an hour's aggregate is locked once per group, briefly,
-/// and two replicas lock keys in the same order. A webhook with per-item keys is stored alone in a savepoint. When a
-/// statement of the group fails (one webhook's row, most likely), the group is stored again in a new transaction
+/// is a group of one). A group is two statements whatever its size (`+Bulk`), three when a webhook of it has
+/// per-item keys (a rule's `dedupe_key`: the keys of the group stored before are looked up first, and the group is
+/// decided in Swift as one webhook at a time would decide it): one claims the keys with `ON CONFLICT DO NOTHING`
+/// and stores the deliveries whose keys were free with their outbox records, so a duplicate (a key stored before,
+/// or twice in the group) leaves only itself out; then the aggregate updates of the whole group, one row per key in
+/// key order, so the hot row of an hour's aggregate is locked once per group, briefly, and two replicas lock keys
+/// in the same order. When a webhook with item keys loses a claim to another replica, or a statement of the group
+/// fails (one webhook's row, most likely), the group is stored again in a new transaction
 /// one webhook at a time, each in its savepoint, so that only the failing webhook fails. Every webhook is answered
 /// after the COMMIT of its group (202 only after commit); if the group fails, every webhook of it gets the error
 /// (503) and nothing of it is stored.
@@ -102,28 +104,14 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// The webhooks of a group in one transaction: those with per-item keys one at a time, each in its savepoint,
-    /// then the others in one statement, then the aggregate updates of all.
+    /// The webhooks of a group in one transaction: the keys taken before looked up, the webhooks stored in one
+    /// statement, then the aggregate updates of all (`+Bulk`).
     static func recordTogether(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
         -> [GroupOutcome]
     {
-        var outcomes = [GroupOutcome?](repeating: nil, count: deliveries.count)
-        var upserts: [AggregateUpsert] = []
-        var bulk: [Int] = []
-        for (i, d) in deliveries.enumerated() {
-            if goesInBulk(d) {
-                bulk.append(i)
-            } else {
-                outcomes[i] = try await recordInSavepoint(d, db, logger: logger, upserts: &upserts)
-            }
-        }
-        if !bulk.isEmpty {
-            let (stored, more) = try await storeInBulk(bulk.map { deliveries[$0] }, db, logger: logger)
-            for (i, outcome) in zip(bulk, stored) { outcomes[i] = outcome }
-            upserts += more
-        }
+        let (outcomes, upserts) = try await storeInBulk(deliveries, db, logger: logger)
         try await applyAggregates(upserts, db, logger: logger)
-        return outcomes.compactMap { $0 }
+        return outcomes
     }
 
     /// The webhooks of a group one at a time, each in its savepoint, then the aggregate updates of all: a webhook

@@ -3,8 +3,8 @@ import BridgeStore
 import Foundation
 import PostgresNIO
 
-/// Recording one webhook at a time, in its savepoint: the webhooks with per-item keys, and every webhook of a
-/// group whose bulk statement failed (`+GroupCommit`). De-duplication is the dedupe table's primary key: the key is
+/// Recording one webhook at a time, in its savepoint: every webhook of a group whose bulk statement failed or lost a
+/// claim to another replica (`+GroupCommit`). De-duplication is the dedupe table's primary key: the key is
 /// inserted with `ON CONFLICT DO NOTHING`, and a webhook whose key was taken (by a committed transaction, or by
 /// one that commits while this one waits on the key) is rolled back and answered as a duplicate.
 extension PostgresDeliveryStore {
