@@ -333,10 +333,7 @@ struct BulkAggregates: PostgresPreparedStatement {
             updated_at)
           SELECT key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now
           FROM input ORDER BY ord
-          ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum,
-            count = aggregates.count + excluded.count,
-            min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
-            updated_at = excluded.updated_at
+          \(PostgresDeliveryStore.mergeAggregateSQL)
           RETURNING key)
         INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
         SELECT \(OutboxKind.metric.sql), input.delivery_id, upserted.key, \(OutboxState.pending.sql), input.now,

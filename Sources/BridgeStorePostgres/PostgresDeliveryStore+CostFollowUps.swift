@@ -36,10 +36,7 @@ extension PostgresDeliveryStore {
                 updated_at)
               VALUES (\(Self.indexKey(key)), \(ref), \(Self.text(m.name)), \(m.aggregation.rawValue), \(dims), \(m.hour), \(sum), \(count),
                 \(min), \(max), \(now))
-              ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum,
-                count = aggregates.count + excluded.count,
-                min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
-                updated_at = excluded.updated_at
+              \(unescaped: Self.mergeAggregateSQL)
               RETURNING key)
             INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
             SELECT \(unescaped: OutboxKind.metric.sql), \(id), upserted.key, \(unescaped: OutboxState.pending.sql), \(now), \(now), \(now) FROM upserted

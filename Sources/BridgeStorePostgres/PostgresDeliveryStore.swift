@@ -251,6 +251,14 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
     /// Text from outside (a payload's dedupe key or metric name, an API's message) as PostgreSQL's `text` takes it:
     /// it refuses U+0000, which JSON allows (`"\u0000"`), and a refused webhook would be answered 503 for ever.
     /// U+0000 becomes U+FFFD; the values are compared and sent, never parsed.
+    /// How an observation joins its hourly aggregate, in the one-at-a-time and the bulk statement alike.
+    static let mergeAggregateSQL = """
+        ON CONFLICT (key) DO UPDATE SET sum = aggregates.sum + excluded.sum,
+          count = aggregates.count + excluded.count,
+          min = LEAST(aggregates.min, excluded.min), max = GREATEST(aggregates.max, excluded.max),
+          updated_at = excluded.updated_at
+        """
+
     static func text(_ s: String) -> String {
         s.utf8.contains(0) ? s.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : s
     }

@@ -146,15 +146,6 @@ extension SQLiteDeliveryStore {
                 // then the savepoints before this one are gone too.
                 if database.isAutocommit { return .failed(error) }
                 if !savepoints {
-                    // A group of one needs no second attempt: its savepoint would hold the same single insert.
-                    if batch.count == 1 {
-                        do {
-                            try database.execute("ROLLBACK")
-                        } catch {
-                            return .failed(error)
-                        }
-                        return .committed([.failure(error)])
-                    }
                     try? database.execute("ROLLBACK")
                     if !database.isAutocommit { return .failed(error) }
                     return .webhookFailed(error)

@@ -26,11 +26,14 @@ package final class SQLiteStatement {
     ) throws(StoreError) -> R {
         guard let handle else { throw StoreError(.closed, "the statement is finalized") }
         sqlite3_reset(handle)
-        defer {
-            sqlite3_reset(handle)
+        do {
+            return try bind(values, from: 0, handle, body)
+        } catch {
+            // A value that could not be bound: the ones bound before it are cleared here (after `body`, the
+            // innermost scope has cleared them already).
             sqlite3_clear_bindings(handle)
+            throw error
         }
-        return try bind(values, from: 0, handle, body)
     }
 
     private func bind<R>(
