@@ -37,16 +37,15 @@ extension PostgresDeliveryStore {
     /// not taken are fresh, the outputs of the others are left out (`ItemSelection`), and a webhook left with no
     /// output is a duplicate of its first item key seen before (and claims nothing, as its savepoint would have
     /// been rolled back). The keys of every webhook kept are taken for those after it.
-    static func resolve(_ deliveries: [NewDelivery], taken: Set<ClaimKey>) -> [Resolution] {
+    static func resolve(_ deliveries: [NewDelivery], itemKeys: [[String]], taken: Set<ClaimKey>) -> [Resolution] {
         var taken = taken
         var resolutions: [Resolution] = []
         resolutions.reserveCapacity(deliveries.count)
-        for d in deliveries {
+        for (d, items) in zip(deliveries, itemKeys) {
             if let key = d.deliveryKey, taken.contains(ClaimKey(source: d.source, key: indexKey(key))) {
                 resolutions.append(.duplicate(key: key))
                 continue
             }
-            let items = ItemDedupe.keys(of: d)
             var fresh = Set<String>()
             var freshKeys: [String] = []
             var firstSeen: String?
@@ -72,16 +71,17 @@ extension PostgresDeliveryStore {
         return resolutions
     }
 
-    /// The dedupe keys of `deliveries` (delivery keys and item keys) already in the table, in one statement; none
-    /// asked when no webhook of the group has item keys (the bulk statement's `ON CONFLICT` then decides alone).
-    static func takenKeys(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
-        -> Set<ClaimKey>
-    {
-        guard deliveries.contains(where: { !ItemDedupe.keys(of: $0).isEmpty }) else { return [] }
+    /// The dedupe keys of `deliveries` (delivery keys and item keys, `itemKeys[i]` those of `deliveries[i]`)
+    /// already in the table, in one statement; none asked when no webhook of the group has item keys (the bulk
+    /// statement's `ON CONFLICT` then decides alone).
+    static func takenKeys(
+        _ deliveries: [NewDelivery], itemKeys: [[String]], _ db: PostgresConnection, logger: Logger
+    ) async throws -> Set<ClaimKey> {
+        guard itemKeys.contains(where: { !$0.isEmpty }) else { return [] }
         var statement = BulkTakenKeys()
-        for d in deliveries {
+        for (d, items) in zip(deliveries, itemKeys) {
             if let key = d.deliveryKey { statement.add(d.source, indexKey(key)) }
-            for key in ItemDedupe.keys(of: d) { statement.add(d.source, indexKey(ItemDedupe.storedKey(key))) }
+            for key in items { statement.add(d.source, indexKey(ItemDedupe.storedKey(key))) }
         }
         guard !db.isClosed else { throw ConnectionClosed() }
         var taken = Set<ClaimKey>()
@@ -100,7 +100,9 @@ extension PostgresDeliveryStore {
     static func storeInBulk(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
         -> ([GroupOutcome], [AggregateUpsert])
     {
-        let resolutions = resolve(deliveries, taken: try await takenKeys(deliveries, db, logger: logger))
+        let itemKeys = deliveries.map(ItemDedupe.keys(of:))  // each webhook's, worked out once for both steps
+        let taken = try await takenKeys(deliveries, itemKeys: itemKeys, db, logger: logger)
+        let resolutions = resolve(deliveries, itemKeys: itemKeys, taken: taken)
         var webhooks: [BulkWebhook] = []
         webhooks.reserveCapacity(deliveries.count)
         for case .store(let w) in resolutions { webhooks.append(w) }
