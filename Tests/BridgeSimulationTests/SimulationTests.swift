@@ -112,6 +112,8 @@ import Testing
             let s = Schedule.make(seed: seed)
             let store = try await SQLiteOutbox(path: "\(dir)/\(seed).sqlite")
             let r = await Simulation.run(s, store: store)
+            // Each store has a writer and a checkpointer thread: closed, so that long runs do not pile them up.
+            await store.store.close()
             checks += r.checks
             if !r.violations.isEmpty {
                 Issue.record(Comment(rawValue: Self.describe(s, r, store: "SQLite")))
