@@ -14,6 +14,8 @@ package final class SQLiteDatabase {
 
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
+    /// The handler of `onWALCommit`, kept alive while SQLite holds a pointer to it.
+    private var walHook: WALHook?
     package let path: String
 
     package init(path: String, mode: Mode) throws(StoreError) {
@@ -39,8 +41,43 @@ package final class SQLiteDatabase {
     package func close() {
         for statement in statements.values { statement.finalize() }
         statements.removeAll()
-        if let handle { sqlite3_close_v2(handle) }
+        if let handle {
+            if walHook != nil { sqlite3_wal_hook(handle, nil, nil) }
+            sqlite3_close_v2(handle)
+        }
         handle = nil
+        walHook = nil
+    }
+
+    /// Calls `handler` on this connection's thread after every commit, with the number of frames in the WAL. It
+    /// replaces SQLite's automatic checkpoint (which is such a hook), so the caller decides when to checkpoint.
+    package func onWALCommit(_ handler: @escaping (Int) -> Void) {
+        guard let handle else { return }
+        let hook = WALHook(handler)
+        walHook = hook
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, frames in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue().handler(Int(frames))
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(hook).toOpaque())
+    }
+
+    /// A checkpoint of the WAL without waiting for readers or writers (`SQLITE_CHECKPOINT_PASSIVE`): the frames
+    /// in the WAL and those copied into the database, or the error (`SQLITE_BUSY` when another connection is
+    /// checkpointing).
+    package func checkpointPassive() -> Result<(frames: Int, copied: Int), StoreError> {
+        guard let handle else { return .failure(StoreError(.closed, "the database is closed")) }
+        var frames: Int32 = 0
+        var copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
+        guard rc == SQLITE_OK else {
+            return .failure(
+                StoreError(.database, "cannot checkpoint the WAL: \(String(cString: sqlite3_errmsg(handle)))", code: rc)
+            )
+        }
+        return .success((Int(frames), Int(copied)))
     }
 
     /// True when no transaction is open. After an error inside a transaction this tells whether SQLite already
@@ -94,4 +131,9 @@ package final class SQLiteDatabase {
         let statement = try statement(sql)
         return try statement.first(values)
     }
+}
+
+private final class WALHook {
+    let handler: (Int) -> Void
+    init(_ handler: @escaping (Int) -> Void) { self.handler = handler }
 }

@@ -35,11 +35,13 @@ extension SQLiteDeliveryStore {
     public func close() async {
         await writer.close()
         let stats = groupCommitStats
+        let checkpoints = checkpointStats
         logger.notice(
             "store closed",
             metadata: [
                 "store.commits": "\(stats.commits)", "store.records": "\(stats.records)",
-                "store.largest_group": "\(stats.largest)",
+                "store.largest_group": "\(stats.largest)", "store.checkpoints": "\(checkpoints.background)",
+                "store.checkpoints_by_writer": "\(checkpoints.byWriter)",
             ])
     }
 

@@ -17,10 +17,18 @@ package final class SQLiteWriter: @unchecked Sendable {
     /// Only touched by the writer thread (and by `start` before the thread exists).
     private let database: SQLiteDatabase
     private let name: String
+    /// Copies the WAL into the database on its own thread; stopped before the writer's last checkpoint.
+    private let checkpointer: SQLiteCheckpointer?
 
-    package init(database: SQLiteDatabase, name: String) {
+    package init(database: SQLiteDatabase, name: String, checkpointer: SQLiteCheckpointer? = nil) {
         self.database = database
         self.name = name
+        self.checkpointer = checkpointer
+        if let checkpointer {
+            database.onWALCommit { [unowned database] frames in
+                checkpointer.committed(frames: frames, writer: database)
+            }
+        }
     }
 
     package func start(_ process: @escaping @Sendable ([Job], SQLiteDatabase) -> Void) {
@@ -40,6 +48,7 @@ package final class SQLiteWriter: @unchecked Sendable {
             if done { break }
             process(batch, database)
         }
+        checkpointer?.close()
         try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         database.close()
         condition.lock()
