@@ -86,6 +86,27 @@ package final class SQLiteDatabase {
 
     package var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 
+    /// How a COMMIT reaches the disk (`PRAGMA synchronous`, which a connection in WAL mode may change between
+    /// transactions).
+    package enum Durability: Sendable {
+        /// The WAL is synced at every COMMIT: the transaction survives a power cut once COMMIT returns.
+        case synced
+        /// COMMIT returns once the WAL is written, not synced: the transaction survives the process being killed,
+        /// and a power cut only if a later synced COMMIT (or checkpoint) came first; the database stays consistent
+        /// either way.
+        case written
+    }
+
+    /// `.synced` when the connection is opened (the store's pragmas set `synchronous=FULL`).
+    private var durability = Durability.synced
+
+    /// Sets how the next transactions reach the disk; runs the pragma only when it changes.
+    package func setDurability(_ wanted: Durability) throws(StoreError) {
+        guard wanted != durability else { return }
+        try run(wanted == .synced ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
+        durability = wanted
+    }
+
     /// Runs SQL text that returns no rows (one or more statements, no parameters).
     package func execute(_ sql: String) throws(StoreError) {
         guard let handle else { throw StoreError(.closed, "the database is closed") }

@@ -2,10 +2,12 @@ import BridgeCore
 import BridgeStore
 import Foundation
 
-/// The forwarder's side: claiming due records with a lease and marking the outcome of each send.
+/// The forwarder's side: claiming due records with a lease and marking the outcome of each send. These
+/// transactions are written, not synced (`Durability.written`): a claim lost in a power cut is released at start-up
+/// anyway, and a lost mark sends its records again (at-least-once); they take no fsync from the webhooks' commits.
 extension SQLiteDeliveryStore {
     public func claimDue(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxItem] {
-        try await transaction { db in
+        try await transaction(durability: .written) { db in
             let t = now.timeIntervalSince1970
             // Leases that ended: the claimer died or stalled. A newer pending send of the same aggregate makes an
             // expired one redundant; the others are due again.
@@ -75,7 +77,7 @@ extension SQLiteDeliveryStore {
 
     public func markSent(_ ids: [Int64], now: Date) async throws {
         guard !ids.isEmpty else { return }
-        try await transaction { db in
+        try await transaction(durability: .written) { db in
             for id in ids {
                 try db.query(
                     """
@@ -91,7 +93,7 @@ extension SQLiteDeliveryStore {
         _ ids: [Int64], dueAt: Date, error: String, countAttempt: Bool, strikes: Int?, now: Date
     ) async throws {
         guard !ids.isEmpty else { return }
-        try await transaction { db in
+        try await transaction(durability: .written) { db in
             for id in ids {
                 // A newer pending send of the same aggregate makes this one redundant.
                 try db.query(
@@ -115,7 +117,7 @@ extension SQLiteDeliveryStore {
 
     public func markDead(_ ids: [Int64], reason: String, now: Date) async throws {
         guard !ids.isEmpty else { return }
-        try await transaction { db in
+        try await transaction(durability: .written) { db in
             for id in ids {
                 try db.query(
                     """

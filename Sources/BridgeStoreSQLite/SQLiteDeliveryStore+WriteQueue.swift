@@ -55,10 +55,15 @@ extension SQLiteDeliveryStore {
         }
     }
 
-    /// Runs `body` in a transaction on the writer thread.
+    /// Runs `body` in a transaction on the writer thread. Its COMMIT is synced to the disk unless `durability` is
+    /// `.written`: only for the forwarder's claims and marks, whose loss in a power cut sends records again
+    /// (at-least-once, as after a crash between a send and its mark); a later synced commit makes them durable too.
     @discardableResult
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+    func transaction<T: Sendable>(
+        durability: SQLiteDatabase.Durability = .synced, _ body: @escaping @Sendable (SQLiteDatabase) throws -> T
+    ) async throws -> T {
         try await perform { database in
+            try database.setDurability(durability)
             try database.run("BEGIN IMMEDIATE")
             do {
                 let result = try body(database)
@@ -125,6 +130,8 @@ extension SQLiteDeliveryStore {
         savepoints: Bool
     ) -> GroupAttempt {
         do {
+            // A webhook is answered 202 only once its group is on the disk.
+            try database.setDurability(.synced)
             try database.run("BEGIN IMMEDIATE")
         } catch {
             return .failed(error)

@@ -8,8 +8,9 @@ import Testing
 @testable import BridgeStoreSQLite
 
 /// The WAL is copied into the database by the checkpointer's thread, not inside the writer's commits, and stays
-/// bounded while webhooks keep coming; nothing committed is lost on the way.
-@Suite("SQLite checkpoints")
+/// bounded while webhooks keep coming; nothing committed is lost on the way. Webhooks are committed synced even
+/// right after the forwarder's claims and marks, which are not.
+@Suite("SQLite commits and checkpoints")
 struct SQLiteCheckpointTests {
     /// A webhook with a body of `size` bytes (about three pages of the database for 9 KB).
     static func webhook(_ key: String, size: Int = 9 * 1024) -> NewDelivery {
@@ -86,6 +87,36 @@ struct SQLiteCheckpointTests {
             try reader.execute("COMMIT")
             reader.close()
             #expect(try await store.stats(now: Date()).pending == 301)
+        }
+    }
+
+    /// `PRAGMA synchronous` as the writer's connection has it now: 2 is FULL (synced), 1 NORMAL.
+    static func synchronous(_ store: SQLiteDeliveryStore) async throws -> Int64? {
+        try await store.perform { db in try db.first("PRAGMA synchronous")?.first?.integer }
+    }
+
+    @Test func webhooksAreSyncedEvenRightAfterTheForwardersMarks() async throws {
+        try await withTemporaryStore { store, _ in
+            #expect(try await Self.synchronous(store) == 2)
+            _ = try await store.record(delivery(key: "a", events: 2))
+            let items = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            #expect(items.count == 2)
+            #expect(try await Self.synchronous(store) == 1)
+            try await store.markSent([items[0].id], now: Date())
+            try await store.markRetry(
+                [items[1].id], dueAt: Date(), error: "503", countAttempt: true, strikes: nil, now: Date())
+            #expect(try await Self.synchronous(store) == 1)
+            guard case .stored = try await store.record(delivery(key: "b", events: 1)) else {
+                Issue.record("the second webhook is stored")
+                return
+            }
+            #expect(try await Self.synchronous(store) == 2)
+            // Other writes (the console's, retention's) are synced as before.
+            _ = try await store.claimDue(now: Date().addingTimeInterval(1), limit: 10, lease: 60)
+            _ = try await store.replayDeadLetters(nil, now: Date())
+            #expect(try await Self.synchronous(store) == 2)
+            let stats = try await store.stats(now: Date())
+            #expect(stats.sent == 1 && stats.inflight + stats.pending == 2)
         }
     }
 }
