@@ -14,8 +14,9 @@ import Logging
 /// The WAL starts again from its beginning only at a write that finds every frame copied, a moment a steady load
 /// may never give this thread. So once the WAL holds `limit` frames the thread copies whatever waits, as soon as it
 /// can, and the writer, after a commit that finds at most `tail` frames left, copies those itself (a few
-/// milliseconds): its next transaction then starts the WAL again. Should the thread fall behind, the writer copies
-/// everything at twice the limit, as SQLite would have, so the WAL stays bounded whatever happens.
+/// milliseconds): its next transaction then starts the WAL again. Should that not happen before twice the limit,
+/// the thread stands aside and the writer copies everything left after its next commit, as SQLite would have, so
+/// the WAL stays bounded (unless a reader in another process holds it, as with SQLite's own checkpoints).
 package final class SQLiteCheckpointer: @unchecked Sendable {
     package struct Stats: Sendable, Equatable {
         /// Checkpoints run by this thread.
@@ -71,10 +72,11 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Whether the thread has frames to copy; guarded by `condition`.
+    /// Whether the thread has frames to copy; guarded by `condition`. At twice the limit it stands aside, so that
+    /// the writer's next commit after the thread's last checkpoint copies what is left and the WAL starts again.
     private var due: Bool {
         let waiting = frames - copied
-        return frames >= retryFrom && (waiting >= every || (frames >= limit && waiting > 0))
+        return frames >= retryFrom && frames < 2 * limit && (waiting >= every || (frames >= limit && waiting > 0))
     }
 
     /// Called on the writer's thread after each commit (SQLite's WAL hook) with the frames now in the WAL. Wakes
