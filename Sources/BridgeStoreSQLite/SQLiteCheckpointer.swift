@@ -95,8 +95,11 @@ package final class SQLiteCheckpointer: @unchecked Sendable {
             requested = true
             condition.signal()
         }
+        // Nothing left to copy: the WAL starts again at the next write without a checkpoint.
+        let waiting = count - copied
         let writerCopies =
-            count >= limit && count >= retryFrom && !checkpointing && (count - copied <= tail || count >= 2 * limit)
+            count >= limit && count >= retryFrom && !checkpointing && waiting > 0
+            && (waiting <= tail || count >= 2 * limit)
         let seen = generation
         condition.unlock()
         guard writerCopies else { return }
