@@ -107,6 +107,14 @@ def start_bridge(binary, data, api):
     sys.exit("the bridge did not start:\n" + text)
 
 
+def fresh(body, n):
+    """The example payload as webhook number `n`: its own deployment status id, so that neither the shipped rules'
+    body de-duplication nor their item key (the deployment status id) takes it for one seen before."""
+    payload = json.loads(body)
+    payload["deployment_status"]["id"] = payload["deployment_status"]["id"] * 1000 + n
+    return json.dumps(payload).encode()
+
+
 def post(port, body):
     delivery = str(uuid.uuid4())
     sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
@@ -143,8 +151,8 @@ def main():
     started = time.time()
     acknowledged = 0
     try:
-        for _ in range(3):
-            acknowledged += post(port, body) == 202
+        for n in range(3):
+            acknowledged += post(port, fresh(body, n)) == 202
         while len(fake.events) < 3 and time.time() - started < 30:
             time.sleep(0.05)
         with fake.lock:
@@ -158,10 +166,13 @@ def main():
                 bridge.wait()
                 bridge, port = start_bridge(a.binary, data, api)
                 killed = True
-            status = post(port, body)
-            while status != 202:
+            webhook = fresh(body, 3 + i)
+            status = post(port, webhook)
+            # The same webhook again until it is acknowledged: 200 (a duplicate) means an earlier try was stored
+            # although its answer was lost.
+            while status not in (200, 202):
                 time.sleep(0.1)
-                status = post(port, body)
+                status = post(port, webhook)
             acknowledged += 1
             time.sleep(max(0, outage_start + (i + 1) * interval - time.time()))
         time.sleep(max(0, outage_start + a.outage - time.time()))
