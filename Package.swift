@@ -182,6 +182,7 @@ let package = Package(
             dependencies: [
                 "BridgeCore", "BridgeStore", "BridgeStorePostgres", "BridgeStoreTestKit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import BridgeStore
 import BridgeStoreTestKit
 import Foundation
+import PostgresNIO
 import Testing
 
 @testable import BridgeCore
@@ -189,6 +190,48 @@ struct PostgresItemKeyBulkTests {
                 Issue.record("the webhook with an item seen before was answered \(results[3])")
                 return
             }
+        }
+    }
+
+    /// The look-up of taken keys reads the primary key's index, also in a generic plan PostgreSQL made while the
+    /// table was young and kept as it grew (no ANALYZE in between, as in a new database before autovacuum's first
+    /// pass). The join it replaced was planned there as a hash join over the whole table, read for every group.
+    @Test func theTakenKeysLookUpReadsTheIndexOnAYoungTable() async throws {
+        try await withReplicas(1) { stores in
+            let store = stores[0]
+            let logger = store.logger
+            let plan = try await store.client.withConnection { db -> [String] in
+                try await db.query("SET plan_cache_mode = force_generic_plan", logger: logger)
+                try await db.query(
+                    PostgresQuery(unsafeSQL: "PREPARE taken_probe(text[], text[]) AS \(BulkTakenKeys.sql)"),
+                    logger: logger)
+                try await db.query("EXECUTE taken_probe('{s}', '{key-1}')", logger: logger)  // planned now
+                try await db.query(
+                    """
+                    INSERT INTO dedupe (source, key, delivery_id, created_at)
+                    SELECT 's', prefix || 'key-' || n, n, 0
+                    FROM generate_series(1, 5000) AS n, unnest(ARRAY['', 'item:']) AS prefix
+                    """, logger: logger)
+                var lines: [String] = []
+                for try await line in try await db.query(
+                    "EXPLAIN (COSTS OFF) EXECUTE taken_probe('{s,s}', '{key-7,key-x}')", logger: logger
+                ).decode(String.self) {
+                    lines.append(line)
+                }
+                try await db.query("DEALLOCATE taken_probe", logger: logger)
+                try await db.query("RESET plan_cache_mode", logger: logger)
+                return lines
+            }
+            let text = plan.joined(separator: "\n")
+            #expect(text.contains("Index Only Scan using dedupe_pkey"), "the plan:\n\(text)")
+            #expect(!text.contains("Seq Scan"), "the plan:\n\(text)")
+            let taken = try await store.client.withConnection { db in
+                try await PostgresDeliveryStore.takenKeys(
+                    [delivery(key: "key-9"), delivery(key: "key-new")], itemKeys: [["key-7", "item-new"], []], db,
+                    logger: store.logger)
+            }
+            #expect(
+                taken == [.init(source: "s", key: "key-9"), .init(source: "s", key: ItemDedupe.storedKey("key-7"))])
         }
     }
 
