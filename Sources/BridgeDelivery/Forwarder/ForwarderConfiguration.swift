@@ -7,6 +7,10 @@ public struct ForwarderConfiguration: Sendable {
     public var batchSize: Int = 100
     /// How often to look for due records when nothing wakes the forwarder.
     public var pollInterval: Duration = .seconds(1)
+    /// After a round that claimed fewer records than a full claim (it took everything due), how long before the
+    /// next claim, even when new records are stored meanwhile: they go together in the next round. A record stored
+    /// while the forwarder is idle is claimed at once; a full claim is followed by the next at once.
+    public var linger: Duration = .milliseconds(100)
     /// Backoff of failed sends: exponential with full jitter, at most 5 minutes; a `Retry-After` is honoured up
     /// to 1 hour (`retry.retryAfterCap`).
     public var retry: RetryStrategy = .exponentialJitter()
