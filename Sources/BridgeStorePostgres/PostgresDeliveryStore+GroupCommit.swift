@@ -11,8 +11,7 @@ struct PendingRecord: Sendable {
 
 /// Group commit on PostgreSQL, as the SQLite store does on its writer: webhooks that arrive while the replica's
 /// transaction of webhooks is busy (one at a time, `writers`) wait in a queue, and the next transaction takes up to
-/// `maxBatch` of them (a webhook alone
-/// is a group of one). A group is two statements whatever its size (`+Bulk`), three when a webhook of it has
+/// `maxBatch` of them (a webhook alone is a group of one). A group is two statements whatever its size (`+Bulk`), three when a webhook of it has
 /// per-item keys (a rule's `dedupe_key`: the keys of the group stored before are looked up first, and the group is
 /// decided in Swift as one webhook at a time would decide it): one claims the keys with `ON CONFLICT DO NOTHING`
 /// and stores the deliveries whose keys were free with their outbox records, so a duplicate (a key stored before,

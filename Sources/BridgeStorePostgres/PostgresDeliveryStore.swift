@@ -37,11 +37,11 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
     let closingSignal = AsyncStream<Void>.makeStream()
 
     /// Webhook transactions at once per replica: one. Every transaction of webhooks updates the hour's aggregate row,
-    /// which it holds locked until its COMMIT, so concurrent transactions of the same replicas (and of other
+    /// which it holds locked until its COMMIT, so concurrent transactions of the same replica (and of other
     /// replicas) queue on that row one after another; more of them only split the same webhooks into smaller
-    /// groups. Measured with three replicas sharing a database, one writer each did 1.7-1.8 times the webhooks of
-    /// four (three times the webhooks per transaction, half the CPU per webhook), and one replica no fewer
-    /// (docs/benchmark.md). A group takes up to `maxBatch` webhooks, so one writer is not the limit: at five round
+    /// groups. Measured with three replicas sharing a database, one writer each did 1.6-1.9 times the webhooks of
+    /// four (2.8-3.0 webhooks per transaction instead of 1.7, about half the CPU per webhook), and one replica no
+    /// fewer (docs/benchmark.md, "Issue 19, fourth round"). A group takes up to `maxBatch` webhooks, so one writer is not the limit: at five round
     /// trips of 2 ms per group that is 6,400 webhooks/s per replica.
     static let writers = 1
 

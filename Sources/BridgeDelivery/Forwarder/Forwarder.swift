@@ -116,7 +116,7 @@ public final class Forwarder: Service {
         await round(items)
         // A full claim may have left due records behind: at once. A partial one took everything due: the next
         // claim waits `linger`, so that records stored meanwhile go in fuller batches and the store is asked less
-        // often (measured on PostgreSQL with three replicas: 0.6x its CPU per webhook, docs/benchmark.md).
+        // often (three replicas on PostgreSQL: 0.6-0.7x the server's CPU per webhook, docs/benchmark.md).
         guard items.count < Self.claimLimit(configuration), configuration.linger > .zero else { return nil }
         lingering.store(true, ordering: .relaxed)
         return clock.now().addingTimeInterval(Self.seconds(configuration.linger))
