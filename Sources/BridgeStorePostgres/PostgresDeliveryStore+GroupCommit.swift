@@ -11,17 +11,17 @@ struct PendingRecord: Sendable {
 
 /// Group commit on PostgreSQL, as the SQLite store does on its writer: webhooks that arrive while the replica's
 /// transaction of webhooks is busy (one at a time, `writers`) wait in a queue, and the next transaction takes up to
-/// `maxBatch` of them (a webhook alone is a group of one). A group is two statements whatever its size (`+Bulk`), three when a webhook of it has
-/// per-item keys (a rule's `dedupe_key`: the keys of the group stored before are looked up first, and the group is
-/// decided in Swift as one webhook at a time would decide it): one claims the keys with `ON CONFLICT DO NOTHING`
-/// and stores the deliveries whose keys were free with their outbox records, so a duplicate (a key stored before,
-/// or twice in the group) leaves only itself out; then the aggregate updates of the whole group, one row per key in
-/// key order, so the hot row of an hour's aggregate is locked once per group, briefly, and two replicas lock keys
-/// in the same order. When a webhook with item keys loses a claim to another replica, or a statement of the group
-/// fails (one webhook's row, most likely), the group is stored again in a new transaction
-/// one webhook at a time, each in its savepoint, so that only the failing webhook fails. Every webhook is answered
-/// after the COMMIT of its group (202 only after commit); if the group fails, every webhook of it gets the error
-/// (503) and nothing of it is stored.
+/// `maxBatch` of them (a webhook alone is a group of one). A group is two statements whatever its size (`+Bulk`),
+/// three when a webhook of it has per-item keys (a rule's `dedupe_key`: the keys of the group stored before are
+/// looked up first, and the group is decided in Swift as one webhook at a time would decide it): one claims the
+/// keys with `ON CONFLICT DO NOTHING` and stores the deliveries whose keys were free with their outbox records, so
+/// a duplicate (a key stored before, or twice in the group) leaves only itself out; then the aggregate updates of
+/// the whole group, one row per key in key order, so the hot row of an hour's aggregate is locked once per group,
+/// briefly, and two replicas lock keys in the same order. When a webhook with item keys loses a claim to another
+/// replica, or a statement of the group fails (one webhook's row, most likely), the group is stored again in a new
+/// transaction one webhook at a time, each in its savepoint, so that only the failing webhook fails. Every webhook
+/// is answered after the COMMIT of its group (202 only after commit); if the group fails, every webhook of it gets
+/// the error (503) and nothing of it is stored.
 extension PostgresDeliveryStore {
     static let maxBatch = 64
 

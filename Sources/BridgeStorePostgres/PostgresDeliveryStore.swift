@@ -41,8 +41,8 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
     /// replicas) queue on that row one after another; more of them only split the same webhooks into smaller
     /// groups. Measured with three replicas sharing a database, one writer each did 1.6-1.9 times the webhooks of
     /// four (2.8-3.0 webhooks per transaction instead of 1.7, about half the CPU per webhook), and one replica no
-    /// fewer (docs/benchmark.md, "Issue 19, fourth round"). A group takes up to `maxBatch` webhooks, so one writer is not the limit: at five round
-    /// trips of 2 ms per group that is 6,400 webhooks/s per replica.
+    /// fewer (docs/benchmark.md, "Issue 19, fourth round"). A group takes up to `maxBatch` webhooks, so one writer
+    /// is not the limit: at five round trips of 2 ms per group that is 6,400 webhooks/s per replica.
     static let writers = 1
 
     /// Connects (the pool opens connections on demand), applies the migrations under an advisory lock unless

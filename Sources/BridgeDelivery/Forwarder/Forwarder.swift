@@ -25,8 +25,6 @@ public final class Forwarder: Service {
     private let signal = WakeSignal()
     let core: Mutex<ForwarderCore>
     private let stopping = Atomic<Bool>(false)
-    /// Set by a step that ended with a partial round: its wake time is a linger, which new records do not cut short.
-    private let lingering = Atomic<Bool>(false)
 
     public init(
         store: any OutboxStore, client: any CloudthreadClient, tokens: @escaping @Sendable () -> StreamTokens,
@@ -59,10 +57,9 @@ public final class Forwarder: Service {
             // Find out at start-up whether Cloudthread accepts the API key, so the logs and metrics say so.
             if !self.dryRun { await self.probe() }
             while !self.stopping.load(ordering: .relaxed) {
-                guard let wake = await self.step() else { continue }
+                guard let (wake, firm) = await self.advance() else { continue }
                 // A linger waits out its time: the records that arrive meanwhile are what it waits for. Any
                 // other wait ends early when a record is stored. Shutdown ends either.
-                let firm = self.lingering.exchange(false, ordering: .relaxed)
                 let seconds = wake.timeIntervalSince(self.clock.now())
                 guard seconds > 0 else { continue }
                 let deadline = ContinuousClock.now + Self.duration(seconds)
@@ -86,11 +83,14 @@ public final class Forwarder: Service {
 
     /// One step: a round over the due records, a probe of the API key, or nothing. Returns when the next step is
     /// due (nil: at once); a new record wakes the loop earlier, except after a partial round (`linger`).
-    public func step() async -> Date? {
+    public func step() async -> Date? { await advance()?.at }
+
+    /// `step`, and whether its wake time is a linger (`firm`: new records do not cut it short).
+    func advance() async -> (at: Date, firm: Bool)? {
         let now = clock.now()
         switch core.withLock({ $0.next(now: now) }) {
         case .wait(let until):
-            return until
+            return (until, false)
         case .probe:
             await probe()
             return nil
@@ -103,7 +103,7 @@ public final class Forwarder: Service {
                 now: now, limit: Self.claimLimit(configuration), lease: configuration.lease)
         } catch {
             storeFailed("claim due records", error)
-            return now.addingTimeInterval(1)
+            return (now.addingTimeInterval(1), false)
         }
         if items.isEmpty {
             var next = now.addingTimeInterval(Double(configuration.pollInterval.components.seconds))
@@ -111,15 +111,14 @@ public final class Forwarder: Service {
                 // At least 50 ms, whatever the store says (a record due now that could not be claimed).
                 next = min(next, max(due, now.addingTimeInterval(0.05)))
             }
-            return next
+            return (next, false)
         }
         await round(items)
         // A full claim may have left due records behind: at once. A partial one took everything due: the next
         // claim waits `linger`, so that records stored meanwhile go in fuller batches and the store is asked less
         // often (three replicas on PostgreSQL: 0.6-0.7x the server's CPU per webhook, docs/benchmark.md).
         guard items.count < Self.claimLimit(configuration), configuration.linger > .zero else { return nil }
-        lingering.store(true, ordering: .relaxed)
-        return clock.now().addingTimeInterval(Self.seconds(configuration.linger))
+        return (clock.now().addingTimeInterval(Self.seconds(configuration.linger)), true)
     }
 
     static func seconds(_ d: Duration) -> TimeInterval {
