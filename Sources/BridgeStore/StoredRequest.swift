@@ -36,7 +36,10 @@ public struct StoredRequest: Sendable, Equatable {
     /// The body's full size in bytes.
     public var bodySize: Int
 
-    public var truncated: Bool { bodySize > body.count }
+    /// True when the body was kept but is no longer there to read (the embedded store keeps bodies in files beside
+    /// the database; one may be lost in a power cut). `body` is empty then.
+    public var bodyLost = false
+    public var truncated: Bool { bodySize > body.count && !bodyLost }
 
     /// Keeps `headers` with sensitive values masked and the first `bodyLimit` bytes of `body`.
     public init(clientAddress: String?, headers: [(String, String)], body: [UInt8]) {
@@ -56,6 +59,7 @@ public struct StoredRequest: Sendable, Equatable {
 
     public static func == (a: StoredRequest, b: StoredRequest) -> Bool {
         a.clientAddress == b.clientAddress && a.headers == b.headers && a.body == b.body && a.bodySize == b.bodySize
+            && a.bodyLost == b.bodyLost
     }
 
     /// True when a header of this name carries a secret (its value is never stored nor shown).

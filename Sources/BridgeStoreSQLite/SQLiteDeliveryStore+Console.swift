@@ -40,17 +40,31 @@ extension SQLiteDeliveryStore {
         try await perform { db in
             guard
                 let row = try db.first(
-                    "SELECT \(Self.deliveryColumns), client_address, headers, body, body_size FROM deliveries WHERE "
-                        + "id = ?",
+                    """
+                    SELECT \(Self.deliveryColumns), client_address, headers, body, body_size, body_day, body_offset,
+                      body_length FROM deliveries WHERE id = ?
+                    """,
                     [.integer(id)]),
                 let summary = SQLiteDeliveryStore.summary(Array(row.prefix(9)))
             else { return nil }
             var request: StoredRequest?
-            if row.count == 13, row[10] != .null || row[11] != .null {
-                let body = row[11].bytes ?? []
+            if row.count == 16, row[10] != .null || row[11] != .null || row[13] != .null {
+                var body = row[11].bytes ?? []
+                var lost = false
+                if let day = row[13].integer, let offset = row[14].integer, let length = row[15].integer {
+                    // In the day's file (`SQLiteBodyFiles`): gone once the day is pruned, or its end after a power cut.
+                    if let kept = SQLiteBodyFiles.read(
+                        self.bodiesDirectory, day: Int(day), offset: Int(offset), length: Int(length))
+                    {
+                        body = kept
+                    } else {
+                        lost = true
+                    }
+                }
                 request = StoredRequest(
                     clientAddress: row[9].text, headers: StoredRequest.headers(fromJSON: row[10].text ?? "[]"),
                     body: body, bodySize: Int(row[12].integer ?? Int64(body.count)))
+                request?.bodyLost = lost
             }
             let records = try db.query(
                 """

@@ -55,19 +55,33 @@ extension SQLiteDeliveryStore {
         if kept.isDuplicate, let firstSeen { return .duplicate(originalDeliveryId: firstSeen) }
         let events = kept.events
         let metrics = kept.metrics
+        // The body goes to the day's file (`SQLiteBodyFiles`, written before the group's COMMIT); an empty one stays
+        // in the row, as every body did before schema 4.
+        var body = (blob: SQLiteValue.null, day: SQLiteValue.null, offset: SQLiteValue.null, length: SQLiteValue.null)
+        if let request = d.request {
+            if let bodies, !request.body.isEmpty {
+                let day = SQLiteBodyFiles.day(of: d.receivedAt)
+                body.day = .int(day)
+                body.offset = .int(try bodies.append(request.body, day: day))
+                body.length = .int(request.body.count)
+            } else {
+                body.blob = .blob(request.body)
+            }
+        }
         guard
             let id = try db.first(
                 """
                 INSERT INTO deliveries (source, delivery_key, received_at, status, http_status, events, metrics,
-                  explanation, client_address, headers, body, body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  explanation, client_address, headers, body, body_size, body_day, body_offset, body_length)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING id
                 """,
                 [
                     source, d.deliveryKey.map(SQLiteValue.text) ?? .null, .real(now), .text(d.status.rawValue),
                     .int(d.httpStatus), .int(events.count), .int(metrics.count), .text(encoded.explanationJSON),
                     d.request?.clientAddress.map(SQLiteValue.text) ?? .null,
-                    encoded.headersJSON.map(SQLiteValue.text) ?? .null, d.request.map { .blob($0.body) } ?? .null,
-                    d.request.map { .int($0.bodySize) } ?? .null,
+                    encoded.headersJSON.map(SQLiteValue.text) ?? .null, body.blob,
+                    d.request.map { .int($0.bodySize) } ?? .null, body.day, body.offset, body.length,
                 ])?.first?.integer
         else {
             throw StoreError(.unexpectedAnswer, "insert into deliveries returned no id")

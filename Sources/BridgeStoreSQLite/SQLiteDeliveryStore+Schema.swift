@@ -85,26 +85,23 @@ extension SQLiteDeliveryStore {
         CREATE INDEX IF NOT EXISTS outbox_updated ON outbox(updated_at);
         """
 
+    /// Version 4: a request's body is kept in the day's file beside the database (`SQLiteBodyFiles`); the row holds
+    /// the day, the offset and the length. Bodies kept before stay in the `body` column.
+    static let schemaVersion4 = """
+        ALTER TABLE deliveries ADD COLUMN body_day INTEGER;
+        ALTER TABLE deliveries ADD COLUMN body_offset INTEGER;
+        ALTER TABLE deliveries ADD COLUMN body_length INTEGER;
+        """
+
     static func migrate(_ db: SQLiteDatabase, logger: Logger) throws {
         try db.execute(pragmas)
         let version = try db.first("PRAGMA user_version")?.first?.integer ?? 0
         if version < 1 { try migrateToVersion1(db, logger: logger) }
-        if version < 2 {
+        for (number, script) in [(2, schemaVersion2), (3, schemaVersion3), (4, schemaVersion4)] where version < number {
             try db.execute("BEGIN IMMEDIATE")
             do {
-                try db.execute(schemaVersion2)
-                try db.execute("PRAGMA user_version = 2")
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
-            }
-        }
-        if version < 3 {
-            try db.execute("BEGIN IMMEDIATE")
-            do {
-                try db.execute(schemaVersion3)
-                try db.execute("PRAGMA user_version = 3")
+                try db.execute(script)
+                try db.execute("PRAGMA user_version = \(number)")
                 try db.execute("COMMIT")
             } catch {
                 try? db.execute("ROLLBACK")

@@ -104,12 +104,15 @@ extension SQLiteDeliveryStore {
     /// so that the failing webhook alone is refused.
     func commit(_ batch: [(EncodedDelivery, CheckedContinuation<RecordResult, any Error>)], _ database: SQLiteDatabase)
     {
+        // Bodies appended by an attempt that did not reach its COMMIT are not written.
+        defer { bodies?.discard() }
         switch attempt(batch, database, savepoints: false) {
         case .committed(let results):
             finish(batch, results)
         case .failed(let error):
             failAll(batch, error, database)
         case .webhookFailed:
+            bodies?.discard()
             switch attempt(batch, database, savepoints: true) {
             case .committed(let results): finish(batch, results)
             case .failed(let error), .webhookFailed(let error): failAll(batch, error, database)
@@ -167,6 +170,13 @@ extension SQLiteDeliveryStore {
                 }
                 results.append(.failure(error))
             }
+        }
+        do {
+            // The bodies before the rows that point at them.
+            try bodies?.flush()
+        } catch {
+            try? database.execute("ROLLBACK")
+            return .failed(error)
         }
         do {
             try database.run("COMMIT")

@@ -17,6 +17,11 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
     let writer: SQLiteWriter
     /// Absent on a read-only store.
     let checkpointer: SQLiteCheckpointer?
+    /// The files the request bodies are written to, beside the database; absent on a read-only store. Used on the
+    /// writer thread only.
+    let bodies: SQLiteBodyFiles?
+    /// Where the request bodies are kept (`SQLiteBodyFiles`).
+    public var bodiesDirectory: String { SQLiteBodyFiles.directory(for: path) }
     /// Commits, records committed, largest group (observability and the benchmark).
     let commitStats = Mutex((commits: 0, records: 0, largest: 0))
     /// The last write failure, cleared by the next successful commit (readiness).
@@ -42,9 +47,10 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
         try releaseClaims(database)
         let checkpointer = try SQLiteCheckpointer(
             path: path, every: checkpoint.every, limit: checkpoint.limit, logger: logger)
+        let bodies = try SQLiteBodyFiles(databasePath: path)
         let store = SQLiteDeliveryStore(
             path: path, logger: logger, database: database, aggregateRetention: aggregateRetention,
-            checkpointer: checkpointer)
+            checkpointer: checkpointer, bodies: bodies)
         return store
     }
 
@@ -61,12 +67,13 @@ public final class SQLiteDeliveryStore: DeliveryStore, Service {
 
     private init(
         path: String, logger: Logger, database: SQLiteDatabase, aggregateRetention: TimeInterval,
-        checkpointer: SQLiteCheckpointer? = nil
+        checkpointer: SQLiteCheckpointer? = nil, bodies: SQLiteBodyFiles? = nil
     ) {
         self.path = path
         self.logger = logger
         self.aggregateRetention = aggregateRetention
         self.checkpointer = checkpointer
+        self.bodies = bodies
         self.writer = SQLiteWriter(database: database, name: "bridge-sqlite", checkpointer: checkpointer)
         writer.start { [self] jobs, database in self.process(jobs, database) }
     }

@@ -290,6 +290,31 @@ struct ConsoleTests {
         await h.finish()
     }
 
+    /// The embedded store keeps bodies in files beside the database (not synced): the page shows the body from there,
+    /// and says so plainly when its bytes are gone, instead of showing nothing or failing.
+    @Test func aBodyNoLongerOnDiskIsSaidToBeGone() async throws {
+        let h = try await Self.harness()
+        let b = Browser(port: h.port)
+        let body = deployBody()
+        #expect(try await h.postGitHub(body: body).status == 202)
+        _ = try await b.signIn()
+        let shown = try await b.get("/ui/deliveries/1")
+        #expect(shown.text.contains("ci.example.com/run/1"))
+        #expect(!shown.text.contains("no longer on disk"))
+        try FileManager.default.removeItem(atPath: h.directory + "/data/bridge.sqlite-bodies")
+        let page = try await b.get("/ui/deliveries/1")
+        #expect(page.status == 200)
+        #expect(page.text.contains("The body (\(body.count) bytes) is no longer on disk"))
+        #expect(!page.text.contains("Only the first"))
+        // The delivery itself is whole: its outcome and explanation.
+        #expect(page.text.contains("payload.state"))
+        // The next webhook's body is kept again.
+        #expect(try await h.postGitHub(body: deployBody(service: "api-2")).status == 202)
+        #expect(try await b.get("/ui/deliveries/2").text.contains("api-2"))
+        await b.close()
+        await h.finish()
+    }
+
     @Test func theOverviewCountsRefusalsAndDuplicatesAndSaysWhyASourceIsDisabled() async throws {
         let disabled = deployRules.replacingOccurrences(of: "source: deploys", with: "source: other")
             .replacingOccurrences(of: "TEST_WEBHOOK_SECRET", with: "NOT_SET_SECRET")

@@ -28,7 +28,7 @@ struct ConsoleStoreTests {
         let store = try await SQLiteDeliveryStore.open(path: path, logger: Logger(label: "test"))
         let task = Task { try await store.run() }
         let version = try await store.perform { db in try db.first("PRAGMA user_version")?.first?.integer }
-        #expect(version == 3)
+        #expect(version == 4)
         let old = try #require(try await store.deliveryDetail(id: 1))
         #expect(old.request == nil)
         #expect(old.summary.status == "ignored")

@@ -12,12 +12,14 @@ import Testing
 /// right after the forwarder's claims and marks, which are not.
 @Suite("SQLite commits and checkpoints")
 struct SQLiteCheckpointTests {
-    /// A webhook with a body of `size` bytes (about three pages of the database for 9 KB).
+    /// A webhook whose row is about `size` bytes (about three pages of the database for 9 KB): a long header, since
+    /// the body is kept in a file of its own (`SQLiteBodyFiles`) and the headers in the row.
     static func webhook(_ key: String, size: Int = 9 * 1024) -> NewDelivery {
         var d = delivery(key: key, events: 1)
         d.request = StoredRequest(
-            clientAddress: "127.0.0.1", headers: [("content-type", "application/json")],
-            body: Array(repeating: UInt8(ascii: "x"), count: size))
+            clientAddress: "127.0.0.1",
+            headers: [("content-type", "application/json"), ("x-padding", String(repeating: "x", count: size))],
+            body: Array(#"{"x":1}"#.utf8))
         return d
     }
 
@@ -34,8 +36,8 @@ struct SQLiteCheckpointTests {
         let store = try await SQLiteDeliveryStore.open(
             path: path, logger: Logger(label: "test"), checkpoint: (every: 100, limit: 1000))
         let running = Task { try await store.run() }
-        // 1,200 webhooks of about a dozen frames each (the body's three pages, the rows and the index pages their
-        // group touches): without checkpoints the WAL would grow past 10,000 frames.
+        // 1,200 webhooks of about a dozen frames each (the delivery row's three pages, the other rows and the index
+        // pages their group touches): without checkpoints the WAL would grow past 10,000 frames.
         for round in 0..<40 {
             try await withThrowingTaskGroup(of: RecordResult.self) { group in
                 for i in 0..<30 { group.addTask { try await store.record(Self.webhook("r\(round)-\(i)")) } }

@@ -131,6 +131,7 @@ extension ConsoleController {
             }
             values["body"] = ConsoleFormat.body(request.body, truncated: request.truncated)
             values["truncated"] = request.truncated
+            values["bodyLost"] = request.bodyLost
             values["kept"] = request.body.count
             values["size"] = request.bodySize
         }

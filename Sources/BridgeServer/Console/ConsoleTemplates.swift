@@ -169,6 +169,8 @@ enum ConsoleTemplates {
         </table></div>
         <h2>Body</h2>
         {{#truncated}}<p class="note">Only the first {{kept}} bytes of {{size}} are kept.</p>{{/truncated}}
+        {{#bodyLost}}<p class="note">The body ({{size}} bytes) is no longer on disk: its day's file was removed, or its
+        end was lost when the machine stopped. The delivery and its records do not depend on it.</p>{{/bodyLost}}
         <pre class="body">{{body}}</pre>
         <h2>Explanation</h2>
         {{^rules}}<p>No rule was evaluated.</p>{{/rules}}
