@@ -276,8 +276,10 @@ struct HardeningTests {
         let requestsBefore = fake.state.withLock { $0.requestLog.count }
         try await Task.sleep(for: .seconds(3))
         let used = bridge.cpuSeconds() - before
-        // Under 1% of a core while paused, and no hammering of the API.
-        #expect(used < 0.03, "\(used) s of CPU in 3 s while paused")
+        // Under 2% of a core while paused, and no hammering of the API. The whole process is measured, a debug
+        // build on a shared machine: its timers (the rule files' watcher, the store's) took up to 1% of a core here
+        // (0.03 s in 3 s, 2026-12-07); a forwarder that retried without sleeping would take tens of percent.
+        #expect(used < 0.06, "\(used) s of CPU in 3 s while paused")
         #expect(fake.state.withLock { $0.requestLog.count } - requestsBefore <= 1)
         #expect(await bridge.stopOffPool() == 0)
         await fake.stop()
