@@ -141,15 +141,15 @@ extension SQLiteDeliveryStore {
     /// Removes the request bodies' files of the days before the one of `cutoff` on which no delivery is left (a
     /// delivery with a record still waiting is kept past the cutoff, and so is its body).
     func removeBodyFiles(before cutoff: TimeInterval) async throws {
-        guard bodies != nil else { return }
-        let removed = try await perform { [bodies] db in
-            try bodies?.removeDays(before: SQLiteBodyFiles.day(of: Date(timeIntervalSince1970: cutoff))) { day in
+        guard let bodies else { return }
+        let removed = try await perform { db in
+            try bodies.removeDays(before: SQLiteBodyFiles.day(of: Date(timeIntervalSince1970: cutoff))) { day in
                 try db.first(
                     """
                     SELECT 1 FROM deliveries WHERE received_at >= ? AND received_at < ? AND body_day = ? LIMIT 1
                     """,
                     [.real(Double(day) * 86400), .real(Double(day + 1) * 86400), .int(day)]) != nil
-            } ?? 0
+            }
         }
         if removed > 0 {
             logger.info("removed the request bodies of \(removed) past days, whose deliveries are pruned")
