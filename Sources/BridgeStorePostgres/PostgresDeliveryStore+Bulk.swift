@@ -3,12 +3,12 @@ import BridgeStore
 import Foundation
 import PostgresNIO
 
-/// A group of webhooks in two statements, whatever its size: one that claims the dedupe keys and stores the
-/// deliveries and their outbox records, one that applies the aggregate updates; and first, when a webhook of the
-/// group has item keys (a rule's `dedupe_key`), one that looks up which keys of the group are taken. Each is a
-/// prepared statement (one text, the rows passed as arrays and read back with `unnest`), so a group costs four or
-/// five round trips with BEGIN and COMMIT, where one statement per row per table cost about seven round trips per
-/// webhook.
+/// A group of webhooks in one statement, whatever its size: it claims the dedupe keys, stores the deliveries and
+/// their outbox records and applies the aggregate updates, and PostgreSQL runs it as a transaction of its own (no
+/// BEGIN or COMMIT: one round trip); first, when a webhook of the group has item keys (a rule's `dedupe_key`), one
+/// statement looks up which keys of the group are taken. Each is a prepared statement (one text, the rows passed as
+/// arrays and read back with `unnest`), where a transaction of separate statements cost four or five round trips a
+/// group, and one statement per row per table about seven round trips per webhook.
 extension PostgresDeliveryStore {
     /// A dedupe key as the table keys it: the webhook's source and the key's `indexKey`.
     struct ClaimKey: Hashable, Sendable {
@@ -92,13 +92,13 @@ extension PostgresDeliveryStore {
     }
 
     /// Stores a group in bulk: the keys taken before in one statement, the group decided in Swift (`resolve`),
-    /// then the webhooks kept in one statement that claims their keys with `ON CONFLICT DO NOTHING` and stores
-    /// those whose every claim held. The unique key still decides: a webhook without item keys whose delivery key
-    /// another transaction took meanwhile is a duplicate; a webhook with item keys that loses a claim throws
-    /// `lostClaim()`, and the group is stored again one webhook at a time. Returns, for each webhook in order, its
-    /// outcome, and the aggregate updates of those stored, for `applyAggregates`.
+    /// then the webhooks kept in one statement (`BulkStore`) that claims their keys with `ON CONFLICT DO NOTHING`,
+    /// stores those whose every claim held and adds their observations to the aggregates. The unique key still
+    /// decides: a webhook without item keys whose delivery key another transaction took since the look-up is a
+    /// duplicate; a webhook with item keys that loses a claim fails the statement (nothing of it is kept), and the
+    /// group is stored again one webhook at a time. Returns, for each webhook in order, its outcome.
     static func storeInBulk(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
-        -> ([GroupOutcome], [AggregateUpsert])
+        -> [GroupOutcome]
     {
         let itemKeys = deliveries.map(ItemDedupe.keys(of:))  // each webhook's, worked out once for both steps
         let taken = try await takenKeys(deliveries, itemKeys: itemKeys, db, logger: logger)
@@ -111,14 +111,15 @@ extension PostgresDeliveryStore {
             let statement = BulkStore(webhooks)
             guard !db.isClosed else { throw ConnectionClosed() }
             rows.reserveCapacity(webhooks.count)
-            for try await row in try await db.execute(statement, logger: logger) { rows.append(row) }
+            for try await (id, stored, _) in try await db.execute(statement, logger: logger) {
+                rows.append((id, stored))
+            }
             guard rows.count == webhooks.count else {
                 throw StoreError(.unexpectedAnswer, "storing \(webhooks.count) webhooks returned \(rows.count) rows")
             }
         }
         var outcomes: [GroupOutcome] = []
         outcomes.reserveCapacity(deliveries.count)
-        var upserts: [AggregateUpsert] = []
         var next = 0
         for resolution in resolutions {
             guard case .store(let w) = resolution else {
@@ -132,26 +133,26 @@ extension PostgresDeliveryStore {
                 let kept = w.selection
                 outcomes.append(
                     .stored(.stored(deliveryId: id, events: kept.events.count, metrics: kept.metrics.count)))
-                let now = d.receivedAt.timeIntervalSince1970
-                upserts += kept.metrics.map { AggregateUpsert($0, deliveryID: id, time: now) }
             } else if w.hasItems {
+                // Not reached: the statement fails when a webhook with item keys loses a claim.
                 throw lostClaim()
             } else {
                 outcomes.append(.duplicate(key: d.deliveryKey ?? ""))
             }
         }
-        return (outcomes, upserts)
+        return outcomes
     }
 
-    /// A webhook with item keys lost a claim to another transaction between the look-up and the statement: the
-    /// group's transaction is rolled back and the group stored again one webhook at a time (as after a failed
-    /// statement, `recordGroup`), where the unique key decides each claim.
+    /// A webhook with item keys lost a claim to another transaction between the look-up and the statement: nothing
+    /// of the group is kept, and the group is stored again one webhook at a time (as after a failed statement,
+    /// `recordGroup`), where the unique key decides each claim.
     static func lostClaim() -> StoreError {
-        StoreError(.database, "a dedupe key of the group was claimed by another transaction meanwhile")
+        StoreError(.database, BulkStore.lostClaim)
     }
 
-    /// Last, just before COMMIT: concurrent webhooks of one hour's aggregate wait on its row from the upsert to the
-    /// commit, so that window is one statement (every key's upsert and pending send) and the commit. Keys in a
+    /// The aggregate updates of webhooks stored one at a time (`recordOneByOne`), last, just before COMMIT:
+    /// concurrent webhooks of one hour's aggregate wait on its row from the upsert to the commit, so that window is
+    /// one statement (every key's upsert and pending send) and the commit. Keys in a
     /// fixed order, so two transactions touching the same aggregates lock them in the same order. Several
     /// observations of one key (webhooks committed together) are one row: their sum, count, min and max.
     static func applyAggregates(_ upserts: [AggregateUpsert], _ db: PostgresConnection, logger: Logger) async throws {
@@ -173,34 +174,44 @@ extension PostgresDeliveryStore {
     }
 }
 
-/// The deliveries of a group, their dedupe keys and their outbox records (events and cost follow-ups) in one
-/// statement. Arrays cannot hold NULL here (postgres-nio binds `[String]`, not `[String?]`), so a nullable column
-/// comes with a flag array (`has_key`, `has_request`, `has_client`).
+/// The deliveries of a group, their dedupe keys, their outbox records (events and cost follow-ups) and their
+/// aggregate updates in one statement. Arrays cannot hold NULL here (postgres-nio binds `[String]`, not
+/// `[String?]`), so a nullable column comes with a flag array (`has_key`, `has_request`, `has_client`).
 ///
 /// `ids` numbers every webhook from the deliveries' sequence; `claimed` inserts the claimed keys (delivery keys and
-/// fresh item keys, each with its webhook's 1-based position) with `ON CONFLICT DO NOTHING` in key order, which leaves out a key stored by a transaction that committed since the look-up (or commits while this one
-/// waits on it); `kept` is every webhook whose claims all held; the last line answers, per webhook in order, its id
-/// and whether it was stored.
+/// fresh item keys, each with its webhook's 1-based position) with `ON CONFLICT DO NOTHING` in key order, which
+/// leaves out a key stored by a transaction that committed since the look-up (or commits while this one waits on
+/// it); `kept` is every webhook whose claims all held. `summed` adds up the observations of the webhooks kept, one
+/// row per aggregate key, and `upserted` applies them in key order (byte order, as every statement that waits on
+/// aggregate rows takes them, so two transactions do not deadlock), each key's row locked from its update to the
+/// statement's end; `outboxed` inserts the records of the webhooks kept in their order, then one pending send per
+/// key updated (none when one is pending already), as one webhook at a time would number them. The last line answers, per webhook in order, its id
+/// and whether it was stored; a webhook with item keys whose claims did not all hold fails the whole statement
+/// there (a cast of the message `lostClaim`, the one way plain SQL has to raise an error), so that none of its
+/// keys stays claimed for a delivery that was not stored. Every part of the statement reads its input only through
+/// `claimed` and `kept`, so the claims are all made before anything else of the group is written.
 struct BulkStore: PostgresPreparedStatement {
-    static let name = "bridge_store_webhooks_v2"
+    static let name = "bridge_store_webhooks_v3"
+    static let lostClaim = "a dedupe key of the group was claimed by another transaction meanwhile"
     static let sql = """
         WITH input AS (
           SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::float8[], $5::text[], $6::bigint[],
             $7::bigint[], $8::bigint[], $9::text[], $10::bool[], $11::text[], $12::bool[], $13::text[], $14::bytea[],
-            $15::bigint[], $16::bigint[])
+            $15::bigint[], $16::bigint[], $17::bool[])
             WITH ORDINALITY AS t(source, delivery_key, has_key, received_at, status, http_status, events, metrics,
-              explanation, has_request, client_address, has_client, headers, body, body_size, claims, ord)),
+              explanation, has_request, client_address, has_client, headers, body, body_size, claims, has_items, ord)),
         ids AS MATERIALIZED (SELECT input.*, nextval('deliveries_id_seq') AS id FROM input ORDER BY ord),
         claimed AS (
           INSERT INTO dedupe (source, key, delivery_id, created_at)
           SELECT ids.source, c.key, ids.id, ids.received_at
-          FROM unnest($17::bigint[], $18::text[]) WITH ORDINALITY AS c(webhook, key, n)
+          FROM unnest($18::bigint[], $19::text[]) WITH ORDINALITY AS c(webhook, key, n)
           JOIN ids ON ids.ord = c.webhook ORDER BY c.n
           ON CONFLICT DO NOTHING RETURNING delivery_id),
         held AS MATERIALIZED (
-          SELECT ids.id, ids.ord, ids.claims = (SELECT count(*) FROM claimed WHERE claimed.delivery_id = ids.id) AS ok
+          SELECT ids.id, ids.ord, ids.has_items,
+            ids.claims = (SELECT count(*) FROM claimed WHERE claimed.delivery_id = ids.id) AS ok
           FROM ids),
-        kept AS (SELECT ids.* FROM ids JOIN held ON held.id = ids.id WHERE held.ok),
+        kept AS MATERIALIZED (SELECT ids.* FROM ids JOIN held ON held.id = ids.id WHERE held.ok),
         stored AS (
           INSERT INTO deliveries (id, source, delivery_key, received_at, status, http_status, events, metrics,
             explanation, client_address, headers, body, body_size)
@@ -209,15 +220,39 @@ struct BulkStore: PostgresPreparedStatement {
             CASE WHEN has_request THEN headers END, CASE WHEN has_request THEN body END,
             CASE WHEN has_request THEN body_size::integer END
           FROM kept ORDER BY ord),
+        summed AS MATERIALIZED (
+          SELECT m.key, min(m.stream_ref) AS stream_ref, min(m.metric) AS metric, min(m.aggregation) AS aggregation,
+            min(m.dimensions) AS dimensions, min(m.hour) AS hour, sum(m.value) AS sum, count(*) AS count,
+            min(m.value) AS min, max(m.value) AS max, max(kept.received_at) AS now, min(kept.id) AS delivery_id
+          FROM unnest($24::bigint[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[],
+            $31::float8[]) AS m(webhook, key, stream_ref, metric, aggregation, dimensions, hour, value)
+          JOIN kept ON kept.ord = m.webhook
+          GROUP BY m.key),
+        upserted AS (
+          INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
+            updated_at)
+          SELECT key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now
+          FROM summed ORDER BY key COLLATE "C"
+          \(PostgresDeliveryStore.mergeAggregateSQL)
+          RETURNING key),
         outboxed AS (
-          INSERT INTO outbox (kind, delivery_id, record, state, due_at, created_at, updated_at)
-          SELECT o.kind, kept.id, o.record, \(OutboxState.pending.sql), o.due_at, kept.received_at, kept.received_at
-          FROM unnest($19::bigint[], $20::text[], $21::text[], $22::float8[])
-            WITH ORDINALITY AS o(webhook, kind, record, due_at, n)
-          JOIN kept ON kept.ord = o.webhook ORDER BY o.n)
-        SELECT id, ok FROM held ORDER BY ord
+          INSERT INTO outbox (kind, delivery_id, record, agg_key, state, due_at, created_at, updated_at)
+          SELECT kind, delivery_id, record, agg_key, \(OutboxState.pending.sql), due_at, created_at, created_at
+          FROM (
+            SELECT 1 AS part, o.n, o.kind, kept.id AS delivery_id, o.record, NULL AS agg_key, o.due_at,
+              kept.received_at AS created_at
+            FROM unnest($20::bigint[], $21::text[], $22::text[], $23::float8[])
+              WITH ORDINALITY AS o(webhook, kind, record, due_at, n)
+            JOIN kept ON kept.ord = o.webhook
+            UNION ALL
+            SELECT 2, 0, \(OutboxKind.metric.sql), summed.delivery_id, NULL, upserted.key, summed.now, summed.now
+            FROM upserted JOIN summed ON summed.key = upserted.key) AS records
+          ORDER BY part, n, agg_key COLLATE "C"
+          ON CONFLICT DO NOTHING)
+        SELECT id, ok, CAST(CASE WHEN has_items AND NOT ok THEN '\(lostClaim)' ELSE '0' END AS integer)
+        FROM held ORDER BY ord
         """
-    typealias Row = (Int64, Bool)
+    typealias Row = (Int64, Bool, Int)
 
     var source: [String] = []
     var deliveryKey: [String] = []
@@ -235,6 +270,7 @@ struct BulkStore: PostgresPreparedStatement {
     var body: [ByteBuffer] = []
     var bodySize: [Int] = []
     var claims: [Int] = []
+    var hasItems: [Bool] = []
     /// Claimed keys: the webhook (its 1-based position) and the key's `indexKey`.
     var claimWebhook: [Int] = []
     var claimKey: [String] = []
@@ -243,6 +279,15 @@ struct BulkStore: PostgresPreparedStatement {
     var recordKind: [String] = []
     var record: [String] = []
     var recordDue: [Double] = []
+    /// Metric observations: the webhook (its 1-based position), the aggregate's `indexKey` and row, the value.
+    var observationWebhook: [Int] = []
+    var observationKey: [String] = []
+    var observationStreamRef: [String] = []
+    var observationMetric: [String] = []
+    var observationAggregation: [String] = []
+    var observationDimensions: [String] = []
+    var observationHour: [String] = []
+    var observationValue: [Double] = []
 
     init(_ webhooks: [PostgresDeliveryStore.BulkWebhook]) {
         var allClaims: [(source: String, key: String, webhook: Int)] = []
@@ -266,6 +311,7 @@ struct BulkStore: PostgresPreparedStatement {
             body.append(d.request.map { ByteBuffer(bytes: $0.body) } ?? ByteBuffer())
             bodySize.append(d.request?.bodySize ?? 0)
             claims.append(w.claims.count)
+            hasItems.append(w.hasItems)
             for key in w.claims { allClaims.append((d.source, key, i + 1)) }
             for event in kept.events {
                 recordWebhook.append(i + 1)
@@ -279,6 +325,17 @@ struct BulkStore: PostgresPreparedStatement {
                 record.append(StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint)).json)
                 recordDue.append(f.due.timeIntervalSince1970)
             }
+            for m in kept.metrics {
+                let u = PostgresDeliveryStore.AggregateUpsert(m, deliveryID: 0, time: now)
+                observationWebhook.append(i + 1)
+                observationKey.append(PostgresDeliveryStore.indexKey(u.key))
+                observationStreamRef.append(u.streamRef)
+                observationMetric.append(PostgresDeliveryStore.text(m.name))
+                observationAggregation.append(m.aggregation.rawValue)
+                observationDimensions.append(m.dimensions.storedJSON)
+                observationHour.append(m.hour)
+                observationValue.append(m.value)
+            }
         }
         // Claimed in key order, whatever the order of their webhooks: two replicas claiming the same keys wait on
         // each other in one order, and do not deadlock. (The group holds each key once, so the order decides
@@ -289,7 +346,7 @@ struct BulkStore: PostgresPreparedStatement {
     }
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 22)
+        var b = PostgresBindings(capacity: 31)
         b.append(source)
         b.append(deliveryKey)
         b.append(hasKey)
@@ -306,12 +363,21 @@ struct BulkStore: PostgresPreparedStatement {
         b.append(body)
         b.append(bodySize)
         b.append(claims)
+        b.append(hasItems)
         b.append(claimWebhook)
         b.append(claimKey)
         b.append(recordWebhook)
         b.append(recordKind)
         b.append(record)
         b.append(recordDue)
+        b.append(observationWebhook)
+        b.append(observationKey)
+        b.append(observationStreamRef)
+        b.append(observationMetric)
+        b.append(observationAggregation)
+        b.append(observationDimensions)
+        b.append(observationHour)
+        b.append(observationValue)
         return b
     }
 
@@ -320,10 +386,11 @@ struct BulkStore: PostgresPreparedStatement {
     }
 }
 
-/// The aggregate updates of a group, one row per key in key order: each adds its observations to the key's hourly
-/// aggregate (`ON CONFLICT DO UPDATE`, atomic) and makes the key due (one pending send per key).
+/// The aggregate updates of webhooks stored one at a time, one row per key in key order (byte order, as
+/// `BulkStore`): each adds its observations to the key's hourly aggregate (`ON CONFLICT DO UPDATE`, atomic) and
+/// makes the key due (one pending send per key).
 struct BulkAggregates: PostgresPreparedStatement {
-    static let name = "bridge_upsert_aggregates_v1"
+    static let name = "bridge_upsert_aggregates_v2"
     static let sql = """
         WITH input AS (
           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
@@ -334,13 +401,13 @@ struct BulkAggregates: PostgresPreparedStatement {
           INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
             updated_at)
           SELECT key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now
-          FROM input ORDER BY ord
+          FROM input ORDER BY key COLLATE "C"
           \(PostgresDeliveryStore.mergeAggregateSQL)
           RETURNING key)
         INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
         SELECT \(OutboxKind.metric.sql), input.delivery_id, upserted.key, \(OutboxState.pending.sql), input.now,
           input.now, input.now
-        FROM upserted JOIN input ON input.key = upserted.key ORDER BY input.ord
+        FROM upserted JOIN input ON input.key = upserted.key ORDER BY input.key COLLATE "C"
         ON CONFLICT (agg_key) WHERE state = \(OutboxState.pending.sql) AND agg_key IS NOT NULL DO NOTHING
         """
     typealias Row = ()

@@ -10,18 +10,19 @@ struct PendingRecord: Sendable {
 }
 
 /// Group commit on PostgreSQL, as the SQLite store does on its writer: webhooks that arrive while the replica's
-/// transaction of webhooks is busy (one at a time, `writers`) wait in a queue, and the next transaction takes up to
-/// `maxBatch` of them (a webhook alone is a group of one). A group is two statements whatever its size (`+Bulk`),
-/// three when a webhook of it has per-item keys (a rule's `dedupe_key`: the keys of the group stored before are
-/// looked up first, and the group is decided in Swift as one webhook at a time would decide it): one claims the
-/// keys with `ON CONFLICT DO NOTHING` and stores the deliveries whose keys were free with their outbox records, so
-/// a duplicate (a key stored before, or twice in the group) leaves only itself out; then the aggregate updates of
-/// the whole group, one row per key in key order, so the hot row of an hour's aggregate is locked once per group,
-/// briefly, and two replicas lock keys in the same order. When a webhook with item keys loses a claim to another
-/// replica, or a statement of the group fails (one webhook's row, most likely), the group is stored again in a new
-/// transaction one webhook at a time, each in its savepoint, so that only the failing webhook fails. Every webhook
-/// is answered after the COMMIT of its group (202 only after commit); if the group fails, every webhook of it gets
-/// the error (503) and nothing of it is stored.
+/// group is being stored (one group at a time, `writers`) wait in a queue, and the next group takes up to
+/// `maxBatch` of them (a webhook alone is a group of one). A group is one statement whatever its size (`+Bulk`),
+/// which PostgreSQL runs as a transaction of its own; two when a webhook of it has per-item keys (a rule's
+/// `dedupe_key`: the keys of the group stored before are looked up first, and the group is decided in Swift as one
+/// webhook at a time would decide it). The statement claims the keys with `ON CONFLICT DO NOTHING` and stores the
+/// deliveries whose keys were free with their outbox records, so a duplicate (a key stored before, or twice in the
+/// group) leaves only itself out; then it applies the aggregate updates of the whole group, one row per key in key
+/// order, so the hot row of an hour's aggregate is locked once per group, until the statement ends, and two
+/// replicas lock keys in the same order. When a webhook with item keys loses a claim to another replica, or the
+/// statement fails (one webhook's row, most likely), the group is stored again in a transaction one webhook at a
+/// time, each in its savepoint, so that only the failing webhook fails. Every webhook is answered after its group
+/// is committed (202 only after commit); if the group fails, every webhook of it gets the error (503) and nothing
+/// of it is stored.
 extension PostgresDeliveryStore {
     static let maxBatch = 64
 
@@ -72,11 +73,11 @@ extension PostgresDeliveryStore {
         var outcomes: [GroupOutcome]
         do {
             do {
-                outcomes = try await transaction(what, timeout: writeTimeout) { [logger] db in
-                    try await Self.recordTogether(deliveries, db, logger: logger)
+                outcomes = try await withConnection(what, timeout: writeTimeout) { [logger] db in
+                    try await Self.storeInBulk(deliveries, db, logger: logger)
                 }
             } catch let error as StoreError where error.reason == .database {
-                // A statement of the group failed on the server: again, one webhook at a time.
+                // The group's statement failed on the server (or lost a claim): again, one webhook at a time.
                 recordTransactions.withLock { $0 += 1 }
                 outcomes = try await transaction(what, timeout: writeTimeout) { [logger] db in
                     try await Self.recordOneByOne(deliveries, db, logger: logger)
@@ -102,16 +103,6 @@ extension PostgresDeliveryStore {
                 }
             }
         }
-    }
-
-    /// The webhooks of a group in one transaction: the keys taken before looked up, the webhooks stored in one
-    /// statement, then the aggregate updates of all (`+Bulk`).
-    static func recordTogether(_ deliveries: [NewDelivery], _ db: PostgresConnection, logger: Logger) async throws
-        -> [GroupOutcome]
-    {
-        let (outcomes, upserts) = try await storeInBulk(deliveries, db, logger: logger)
-        try await applyAggregates(upserts, db, logger: logger)
-        return outcomes
     }
 
     /// The webhooks of a group one at a time, each in its savepoint, then the aggregate updates of all: a webhook

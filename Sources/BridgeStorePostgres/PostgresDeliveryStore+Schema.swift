@@ -96,6 +96,15 @@ extension PostgresDeliveryStore {
         "CREATE INDEX IF NOT EXISTS outbox_updated ON outbox(updated_at)"
     ]
 
+    /// Version 4: the forwarders' claims read the records due through indexes of their own, in the order they are
+    /// claimed, so that a claim stops at its limit and marks the dead entries it passes (left by every claim and mark
+    /// until autovacuum runs) for the next to skip. Without them the claim's plan was a bitmap scan of `outbox_due`
+    /// that read every entry of the state, live or dead: 12-20 ms a claim after 10 s of load.
+    static let schemaVersion4: [String] = [
+        "CREATE INDEX IF NOT EXISTS outbox_pending_due ON outbox(due_at, id) WHERE state = 'pending'",
+        "CREATE INDEX IF NOT EXISTS outbox_inflight_until ON outbox(claimed_until, id) WHERE state = 'inflight'",
+    ]
+
     /// Applies the migrations not yet applied, in one transaction under the migration lock.
     public func migrate() async throws {
         let schema = url.schema
@@ -113,7 +122,7 @@ extension PostgresDeliveryStore {
             {
                 version = v ?? 0
             }
-            guard version < 3 else { return 0 }
+            guard version < 4 else { return 0 }
             if version < 1 {
                 for statement in Self.schemaVersion1 {
                     try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -126,11 +135,17 @@ extension PostgresDeliveryStore {
                 }
                 try await db.query("INSERT INTO bridge_schema (version) VALUES (2)", logger: logger)
             }
-            for statement in Self.schemaVersion3 {
+            if version < 3 {
+                for statement in Self.schemaVersion3 {
+                    try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await db.query("INSERT INTO bridge_schema (version) VALUES (3)", logger: logger)
+            }
+            for statement in Self.schemaVersion4 {
                 try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await db.query("INSERT INTO bridge_schema (version) VALUES (3)", logger: logger)
-            return 3
+            try await db.query("INSERT INTO bridge_schema (version) VALUES (4)", logger: logger)
+            return 4
         }
         if applied > 0 { logger.notice("store: PostgreSQL schema migrated to version \(applied)") }
     }

@@ -229,6 +229,16 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         }
     }
 
+    /// Runs `body` on one connection with a deadline, without a transaction around it: each statement of `body` is
+    /// a transaction of its own (the group commit's single statement).
+    func withConnection<T: Sendable>(
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await perform(what, timeout: timeout) { client in
+            try await client.withConnection { connection in try await body(connection) }
+        }
+    }
+
     /// A statement without results, refused at once on a connection already closed (see `transaction`).
     static func query(_ connection: PostgresConnection, _ sql: PostgresQuery, logger: Logger) async throws {
         guard !connection.isClosed else { throw ConnectionClosed() }

@@ -32,17 +32,20 @@ private enum Answer: Equatable {
     case duplicate(rank: Int)
 }
 
-/// Records `deliveries` as one group in one transaction, in bulk (`recordTogether`) or one webhook at a time
-/// (`recordOneByOne`, each in its savepoint), and answers each as `recordGroup` does.
+/// Records `deliveries` as one group, in bulk (`storeInBulk`, its own statement) or in one transaction one webhook
+/// at a time (`recordOneByOne`, each in its savepoint), and answers each as `recordGroup` does.
 private func record(_ store: PostgresDeliveryStore, _ deliveries: [NewDelivery], bulk: Bool) async throws
     -> [RecordResult]
 {
     let logger = store.logger
-    let outcomes = try await store.transaction("record a test group") { db in
+    let outcomes =
         bulk
-            ? try await PostgresDeliveryStore.recordTogether(deliveries, db, logger: logger)
-            : try await PostgresDeliveryStore.recordOneByOne(deliveries, db, logger: logger)
-    }
+        ? try await store.withConnection("record a test group") { db in
+            try await PostgresDeliveryStore.storeInBulk(deliveries, db, logger: logger)
+        }
+        : try await store.transaction("record a test group") { db in
+            try await PostgresDeliveryStore.recordOneByOne(deliveries, db, logger: logger)
+        }
     #expect(outcomes.count == deliveries.count)
     var results: [RecordResult] = []
     for (d, outcome) in zip(deliveries, outcomes) {
@@ -236,8 +239,8 @@ struct PostgresItemKeyBulkTests {
     }
 
     /// Another replica's transaction holds an item key the group's look-up did not see (not committed yet): the
-    /// bulk claim waits, loses when that transaction commits, and the group is stored again one webhook at a time,
-    /// where the key's unique constraint decides.
+    /// bulk claim waits, loses when that transaction commits, the statement fails as a whole, and the group is stored
+    /// again one webhook at a time, where the key's unique constraint decides.
     @Test func anItemKeyClaimedByAnotherReplicaMeanwhileGoesBackToOneAtATime() async throws {
         try await withReplicas(2) { stores in
             let store = stores[0]
@@ -263,6 +266,10 @@ struct PostgresItemKeyBulkTests {
             #expect(storedID(results[1]) != nil)
             let rows = try await store.client.query("SELECT count(*) FROM deliveries WHERE delivery_key = 'r1'")
             for try await n in rows.decode(Int.self) { #expect(n == 0) }
+            // The failed statement kept none of its claims: not r1's delivery key, and item:r stays the other's.
+            let claims = try await store.client.query(
+                "SELECT count(*) FROM dedupe WHERE key = 'r1' OR (key = 'item:r' AND delivery_id <> \(otherID))")
+            for try await n in claims.decode(Int.self) { #expect(n == 0) }
         }
     }
 
