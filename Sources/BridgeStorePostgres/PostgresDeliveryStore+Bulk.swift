@@ -143,6 +143,20 @@ extension PostgresDeliveryStore {
         return outcomes
     }
 
+    /// The CTE `upserted` of both bulk statements: the rows of `source` (one per aggregate key, with `sum`, `count`,
+    /// `min`, `max` and `now`) added to their aggregates in byte order of their keys, the keys returned.
+    static func upsertAggregatesSQL(from source: String) -> String {
+        """
+        upserted AS (
+          INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
+            updated_at)
+          SELECT key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now
+          FROM \(source) ORDER BY key COLLATE "C"
+          \(mergeAggregateSQL)
+          RETURNING key)
+        """
+    }
+
     /// A webhook with item keys lost a claim to another transaction between the look-up and the statement: nothing
     /// of the group is kept, and the group is stored again one webhook at a time (as after a failed statement,
     /// `recordGroup`), where the unique key decides each claim.
@@ -228,13 +242,7 @@ struct BulkStore: PostgresPreparedStatement {
             $31::float8[]) AS m(webhook, key, stream_ref, metric, aggregation, dimensions, hour, value)
           JOIN kept ON kept.ord = m.webhook
           GROUP BY m.key),
-        upserted AS (
-          INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
-            updated_at)
-          SELECT key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now
-          FROM summed ORDER BY key COLLATE "C"
-          \(PostgresDeliveryStore.mergeAggregateSQL)
-          RETURNING key),
+        \(PostgresDeliveryStore.upsertAggregatesSQL(from: "summed")),
         outboxed AS (
           INSERT INTO outbox (kind, delivery_id, record, agg_key, state, due_at, created_at, updated_at)
           SELECT kind, delivery_id, record, agg_key, \(OutboxState.pending.sql), due_at, created_at, created_at
@@ -397,13 +405,7 @@ struct BulkAggregates: PostgresPreparedStatement {
             $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::bigint[])
             WITH ORDINALITY AS t(key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now,
               delivery_id, ord)),
-        upserted AS (
-          INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
-            updated_at)
-          SELECT key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max, now
-          FROM input ORDER BY key COLLATE "C"
-          \(PostgresDeliveryStore.mergeAggregateSQL)
-          RETURNING key)
+        \(PostgresDeliveryStore.upsertAggregatesSQL(from: "input"))
         INSERT INTO outbox (kind, delivery_id, agg_key, state, due_at, created_at, updated_at)
         SELECT \(OutboxKind.metric.sql), input.delivery_id, upserted.key, \(OutboxState.pending.sql), input.now,
           input.now, input.now
