@@ -325,7 +325,9 @@ def run(binary, database_url, replicas, args, postmaster):
 
     Webhooks per transaction (the mean group of group commit, warm-up and load): the deliveries stored in the schema
     divided by the transactions committed in the database from before the bridges start until they have stopped
-    (their backends report their counts when they end); the bridges' few other transactions count too."""
+    (their backends report their counts when they end); the bridges' few other transactions count too. A group is
+    one statement, a transaction of its own; with --item-keys the look-up of its taken keys before it is another,
+    so the figure is then about half the group's size."""
     data = tempfile.mkdtemp(prefix="ctb-bench-replicas-")
     procs = []
     schema = base_url = commits_before = None
