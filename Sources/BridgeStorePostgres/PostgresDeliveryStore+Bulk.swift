@@ -334,10 +334,10 @@ struct BulkStore: PostgresPreparedStatement {
                 recordDue.append(f.due.timeIntervalSince1970)
             }
             for m in kept.metrics {
-                let u = PostgresDeliveryStore.AggregateUpsert(m, deliveryID: 0, time: now)
+                let ref = StreamTokenRef.fingerprint(m.streamToken)
                 observationWebhook.append(i + 1)
-                observationKey.append(PostgresDeliveryStore.indexKey(u.key))
-                observationStreamRef.append(u.streamRef)
+                observationKey.append(PostgresDeliveryStore.indexKey(AggregateKey.of(m, streamRef: ref)))
+                observationStreamRef.append(ref)
                 observationMetric.append(PostgresDeliveryStore.text(m.name))
                 observationAggregation.append(m.aggregation.rawValue)
                 observationDimensions.append(m.dimensions.storedJSON)

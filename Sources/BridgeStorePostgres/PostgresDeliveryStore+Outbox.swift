@@ -36,31 +36,21 @@ extension PostgresDeliveryStore {
                       AND n.id > o.id AND n.state IN (\(unescaped: OutboxState.pending.sql), \(unescaped: OutboxState.inflight.sql)))
                   FOR UPDATE SKIP LOCKED)
                 """, logger: logger)
-            var candidates:
-                [(
-                    id: Int64, kind: String, key: String?, attempts: Int, strikes: Int, record: String?,
-                    delivery: Int64?
-                )] =
-                    []
             // Two index scans, each stopping at its limit: the expired claims first (a replica that died; few),
             // then the pending records in due order, each through its partial index (schema version 4), which holds
             // the records in claim order. One query with `OR` was planned as a bitmap scan of `outbox_due` for both
             // states, which read every entry of each, also the dead ones every claim and mark leaves until
             // autovacuum passes (70,000 of them, 20 ms a claim, after 10 s of load); an index scan in the index's
             // order stops at the limit and marks the dead entries it meets, so the next claim skips them.
-            let expired = try await db.query(Self.expiredClaims(at: t, limit: limit), logger: logger)
-                .decode((Int64, String, String?, Int, Int, String?, Int64?).self)
-            for try await (id, kind, key, attempts, strikes, record, delivery) in expired {
-                candidates.append((id, kind, key, attempts, strikes, record, delivery))
-            }
-            if candidates.count < limit {
-                let pending = try await db.query(
-                    Self.pendingClaims(at: t, limit: limit - candidates.count), logger: logger
-                ).decode((Int64, String, String?, Int, Int, String?, Int64?).self)
-                for try await (id, kind, key, attempts, strikes, record, delivery) in pending {
-                    candidates.append((id, kind, key, attempts, strikes, record, delivery))
+            var candidates: [ClaimRow] = []
+            func read(_ query: PostgresQuery) async throws {
+                let rows = try await db.query(query, logger: logger)
+                for try await row in rows.decode((Int64, String, String?, Int, Int, String?, Int64?).self) {
+                    candidates.append(row)
                 }
             }
+            try await read(Self.expiredClaims(at: t, limit: limit))
+            if candidates.count < limit { try await read(Self.pendingClaims(at: t, limit: limit - candidates.count)) }
             guard !candidates.isEmpty else { return [] }
             let keys = Array(Set(candidates.compactMap(\.key))).sorted()
             var aggregates: [String: AggregateRow] = [:]
@@ -158,6 +148,11 @@ extension PostgresDeliveryStore {
     /// a bitmap scan of the partial index followed by a sort, which reads every entry, dead or alive, before the
     /// limit applies; an index scan is the plan at any size here.
     static let claimPlanning: PostgresQuery = "SET LOCAL enable_bitmapscan = off"
+
+    /// A record as a claim reads it: id, kind, aggregate key, attempts, strikes, record, delivery.
+    typealias ClaimRow = (
+        id: Int64, kind: String, key: String?, attempts: Int, strikes: Int, record: String?, delivery: Int64?
+    )
 
     /// In-flight records whose lease ended at `t`, oldest lease first (`outbox_inflight_until`), locked.
     static func expiredClaims(at t: Double, limit: Int) -> PostgresQuery {

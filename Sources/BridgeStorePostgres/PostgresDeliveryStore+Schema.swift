@@ -122,30 +122,15 @@ extension PostgresDeliveryStore {
             {
                 version = v ?? 0
             }
-            guard version < 4 else { return 0 }
-            if version < 1 {
-                for statement in Self.schemaVersion1 {
+            let migrations = [Self.schemaVersion1, Self.schemaVersion2, Self.schemaVersion3, Self.schemaVersion4]
+            guard version < migrations.count else { return 0 }
+            for (i, statements) in migrations.enumerated() where i + 1 > version {
+                for statement in statements {
                     try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await db.query("INSERT INTO bridge_schema (version) VALUES (1)", logger: logger)
+                try await db.query("INSERT INTO bridge_schema (version) VALUES (\(i + 1))", logger: logger)
             }
-            if version < 2 {
-                for statement in Self.schemaVersion2 {
-                    try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-                try await db.query("INSERT INTO bridge_schema (version) VALUES (2)", logger: logger)
-            }
-            if version < 3 {
-                for statement in Self.schemaVersion3 {
-                    try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-                try await db.query("INSERT INTO bridge_schema (version) VALUES (3)", logger: logger)
-            }
-            for statement in Self.schemaVersion4 {
-                try await db.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
-            try await db.query("INSERT INTO bridge_schema (version) VALUES (4)", logger: logger)
-            return 4
+            return migrations.count
         }
         if applied > 0 { logger.notice("store: PostgreSQL schema migrated to version \(applied)") }
     }

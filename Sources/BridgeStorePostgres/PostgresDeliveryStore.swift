@@ -212,25 +212,23 @@ public final class PostgresDeliveryStore: DeliveryStore, Service {
         _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let logger = self.logger
-        return try await perform(what, timeout: timeout) { client in
-            try await client.withConnection { connection in
-                try await Self.query(connection, "BEGIN", logger: logger)
-                do {
-                    let result = try await body(connection)
-                    try await Self.query(connection, "COMMIT", logger: logger)
-                    return result
-                } catch {
-                    if !Self.isConnectionLoss(error) && !connection.isClosed {
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
-                    }
-                    throw error
+        return try await withConnection(what, timeout: timeout) { connection in
+            try await Self.query(connection, "BEGIN", logger: logger)
+            do {
+                let result = try await body(connection)
+                try await Self.query(connection, "COMMIT", logger: logger)
+                return result
+            } catch {
+                if !Self.isConnectionLoss(error) && !connection.isClosed {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
                 }
+                throw error
             }
         }
     }
 
-    /// Runs `body` on one connection with a deadline, without a transaction around it: each statement of `body` is
-    /// a transaction of its own (the group commit's single statement).
+    /// Runs `body` on one connection with a deadline; without `transaction` around it, each statement of `body` is a
+    /// transaction of its own (the group commit's single statement).
     func withConnection<T: Sendable>(
         _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
