@@ -281,8 +281,12 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         if case .receiving = state, let w = webhook { edge.bodies.leave(w.client) }
     }
 
+    /// Reading goes on while a webhook is processed, and stops only once something waits: a pause and a resume per
+    /// webhook were two `epoll_ctl` calls each (NIO stops watching a socket it is not asked to read). What a client
+    /// sends early (the next request, or the end of its side) is read once, kept in `waiting`, and reading then
+    /// stops: at most one read's worth is held, as when it arrives with the body.
     func read(context: ChannelHandlerContext) {
-        if isHolding || !waiting.isEmpty {
+        if !waiting.isEmpty {
             readPending = true
             return
         }
