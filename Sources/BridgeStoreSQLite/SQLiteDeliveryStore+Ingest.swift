@@ -27,8 +27,11 @@ extension SQLiteDeliveryStore {
         }
     }
 
-    /// Inserts one delivery inside the open transaction (and savepoint) of its group.
-    func insert(_ encoded: EncodedDelivery, _ db: SQLiteDatabase) throws -> RecordResult {
+    /// Inserts one delivery inside the open transaction (and savepoint) of its group. Its metric observations are
+    /// added to `observations`, which the group applies (`GroupObservations.apply`).
+    func insert(_ encoded: EncodedDelivery, _ db: SQLiteDatabase, observations: inout GroupObservations) throws
+        -> RecordResult
+    {
         let d = encoded.delivery
         let now = d.receivedAt.timeIntervalSince1970
         let source = SQLiteValue.text(d.source)
@@ -98,13 +101,14 @@ extension SQLiteDeliveryStore {
             try db.query(
                 SQLiteDeliveryStore.insertEventSQL, [.integer(id), .text(json), .real(now), .real(now), .real(now)])
         }
-        for m in metrics { try SQLiteDeliveryStore.insertObservation(m, deliveryID: id, now: now, db) }
         for f in kept.followUps {
             let stored = StoredCostFollowUp(f, streamRef: f.streamToken.map(StreamTokenRef.fingerprint))
             try db.query(
                 SQLiteDeliveryStore.insertFollowUpSQL,
                 [.integer(id), .text(stored.json), .real(f.due.timeIntervalSince1970), .real(now), .real(now)])
         }
+        // Last: a webhook whose statements failed leaves nothing in the group's sums.
+        for m in metrics { observations.add(m, deliveryID: id, now: now) }
         return .stored(deliveryId: id, events: events.count, metrics: metrics.count)
     }
 
@@ -112,22 +116,9 @@ extension SQLiteDeliveryStore {
     static func insertObservation(_ m: MetricObservation, deliveryID id: Int64, now: Double, _ db: SQLiteDatabase)
         throws
     {
-        let ref = StreamTokenRef.fingerprint(m.streamToken)
-        let key = AggregateKey.of(m, streamRef: ref)
-        let dims = m.dimensions.storedJSON
-        try db.query(
-            """
-            INSERT INTO aggregates (key, stream_ref, metric, aggregation, dimensions, hour, sum, count, min, max,
-              updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
-            ON CONFLICT(key) DO UPDATE SET sum = sum + excluded.sum, count = count + 1,
-              min = MIN(min, excluded.min), max = MAX(max, excluded.max), updated_at = excluded.updated_at
-            """,
-            [
-                .text(key), .text(ref), .text(m.name), .text(m.aggregation.rawValue), .text(dims),
-                .text(m.hour), .real(m.value), .real(m.value), .real(m.value), .real(now),
-            ])
-        try db.query(insertMetricSQL, [.integer(id), .text(key), .real(now), .real(now), .real(now)])
+        var one = GroupObservations()
+        one.add(m, deliveryID: id, now: now)
+        try one.apply(db)
     }
 
     // The outbox inserts of every webhook, built once: interpolating them per row allocated a new string each time

@@ -141,6 +141,9 @@ extension SQLiteDeliveryStore {
         }
         var results: [Result<RecordResult, any Error>] = []
         results.reserveCapacity(batch.count)
+        // Without savepoints the group's observations are applied once, after its last webhook; with them, each
+        // webhook's inside its own savepoint, so that a failure there is that webhook's alone.
+        var observations = GroupObservations()
         for (delivery, _) in batch {
             if savepoints {
                 do {
@@ -150,10 +153,15 @@ extension SQLiteDeliveryStore {
                 }
             }
             do {
-                let result = try insert(delivery, database)
-                if savepoints { try database.execute("RELEASE d") }
+                let result = try insert(delivery, database, observations: &observations)
+                if savepoints {
+                    try observations.apply(database)
+                    observations.removeAll()
+                    try database.execute("RELEASE d")
+                }
                 results.append(.success(result))
             } catch {
+                observations.removeAll()
                 // SQLite may have rolled the whole transaction back already (full disk, I/O error, no memory):
                 // then the savepoints before this one are gone too.
                 if database.isAutocommit { return .failed(error) }
@@ -169,6 +177,17 @@ extension SQLiteDeliveryStore {
                     return .failed(error)
                 }
                 results.append(.failure(error))
+            }
+        }
+        if !savepoints && !observations.isEmpty {
+            do {
+                try observations.apply(database)
+            } catch {
+                // Not one webhook's to answer for: the attempt with savepoints applies each webhook's on its own.
+                if database.isAutocommit { return .failed(error) }
+                try? database.execute("ROLLBACK")
+                if !database.isAutocommit { return .failed(error) }
+                return .webhookFailed(error)
             }
         }
         do {

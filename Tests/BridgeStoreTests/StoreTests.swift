@@ -68,6 +68,105 @@ struct StoreTests {
         }
     }
 
+    /// A group's observations are summed per aggregate key and applied once per key: the aggregate holds what one
+    /// webhook at a time would have given it, and each key has one pending send, owned by its first webhook in the
+    /// group. An upsert that fails is pinned on its webhook (the attempt with savepoints), which alone is refused.
+    @Test func aGroupSumsItsObservationsPerKeyAndRefusesOnlyAWebhookWhoseSumFails() async throws {
+        try await withTemporaryStore { store, _ in
+            try await store.perform { db in
+                try db.execute(
+                    """
+                    CREATE TRIGGER poison_new BEFORE INSERT ON aggregates WHEN NEW.max >= 1000
+                    BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END;
+                    CREATE TRIGGER poison_sum BEFORE UPDATE ON aggregates WHEN NEW.max >= 1000
+                    BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END
+                    """)
+            }
+            // One group: everything queues behind a job that holds the writer.
+            let gate = DispatchSemaphore(value: 0)
+            let entered = DispatchSemaphore(value: 0)
+            let blocker = Task {
+                try await store.perform { _ in
+                    entered.signal()
+                    gate.wait()
+                }
+            }
+            while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            let values: [Double] = [3, 1000, 5, 2, 7]
+            var tasks: [Task<RecordResult?, Never>] = []
+            for (i, v) in values.enumerated() {
+                let other = observation(1, hour: "2024-05-01 15:00:00")
+                let metrics = i == 0 ? [observation(v)] : [observation(v), other]
+                tasks.append(Task { try? await store.record(delivery(key: "k\(i)", metrics: metrics, events: 1)) })
+                for _ in 0..<2000 where store.writer.queued != i + 1 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let before = store.groupCommitStats
+            gate.signal()
+            try await blocker.value
+            var ids: [Int64?] = []
+            for t in tasks {
+                if case .stored(let id, _, _) = await t.value { ids.append(id) } else { ids.append(nil) }
+            }
+            // The webhook whose observation breaks the upsert is refused; the group is stored once, in one commit.
+            #expect(ids.map { $0 != nil } == [true, false, true, true, true])
+            #expect(store.groupCommitStats.commits == before.commits + 1)
+            let rows = try await store.perform { db in
+                try db.query("SELECT hour, sum, count, min, max FROM aggregates ORDER BY hour").map { r in
+                    "\(r[0].text ?? "-") \(r[1].real ?? -1) \(r[2].integer ?? -1) \(r[3].real ?? -1) \(r[4].real ?? -1)"
+                }
+            }
+            #expect(rows == ["2024-05-01 14:00:00 17.0 4 2.0 7.0", "2024-05-01 15:00:00 3.0 3 1.0 1.0"])
+            let sends = try await store.perform { db in
+                try db.query(
+                    "SELECT delivery_id FROM outbox WHERE kind = 'metric' AND state = 'pending' ORDER BY delivery_id"
+                ).map { $0[0].integer }
+            }
+            #expect(sends == [ids[0], ids[2]])
+
+            // A group without a failure updates each aggregate once, however many of its webhooks observed it.
+            try await store.perform { db in
+                try db.execute(
+                    """
+                    DROP TRIGGER poison_new; DROP TRIGGER poison_sum;
+                    INSERT INTO meta (key, value) VALUES ('test_updates', '0');
+                    CREATE TRIGGER count_updates AFTER UPDATE ON aggregates
+                    BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'test_updates'; END
+                    """)
+            }
+            let held = Task {
+                try await store.perform { _ in
+                    entered.signal()
+                    gate.wait()
+                }
+            }
+            while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            var more: [Task<RecordResult?, Never>] = []
+            for i in 0..<4 {
+                more.append(Task { try? await store.record(delivery(key: "m\(i)", metrics: [observation(10)])) })
+                for _ in 0..<2000 where store.writer.queued != i + 1 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            gate.signal()
+            try await held.value
+            for t in more {
+                guard case .stored = await t.value else {
+                    Issue.record("every webhook of the second group is stored")
+                    return
+                }
+            }
+            let after = try await store.perform { db in
+                (
+                    try db.first("SELECT value FROM meta WHERE key = 'test_updates'")?.first?.text,
+                    try db.first("SELECT sum, count FROM aggregates WHERE hour = '2024-05-01 14:00:00'").map {
+                        "\($0[0].real ?? -1) \($0[1].integer ?? -1)"
+                    }
+                )
+            }
+            #expect(after.0 == "1")
+            #expect(after.1 == "57.0 8")
+            #expect(try await store.integrityCheck() == "ok")
+        }
+    }
+
     /// Groups are tried without savepoints; a webhook whose insert fails on its own is refused alone (the group is
     /// run again with savepoints), and every other webhook of its group is stored exactly once.
     @Test func aWebhookThatFailsAloneIsRefusedAloneInItsGroup() async throws {
