@@ -7,6 +7,8 @@ then:
   perf:      `perf record -g` on the bridge process during `wrk -t2 -c32 -d<seconds>` with signed GitHub
              deployment_status webhooks, and prints `perf report --no-children` (self time): the top frames,
              Swift names demangled, and the split by shared object.
+  syscalls:  with --syscalls, `strace -c -f` on the bridge during the same load: the system calls each thread made,
+             per accepted webhook (strace slows every call, so the rate and CPU under it mean nothing).
   callgrind: with --callgrind N, the bridge under `valgrind --tool=callgrind` with collection switched on only
              around N webhooks (after start-up): instructions per webhook and the top functions.
 Bounded in time and count; it stops everything it started.
@@ -101,6 +103,41 @@ def perf_profile(args, workdir, nginx, mappings, env, wrk, lua):
         print(f"\nperf.data kept as {kept} (perf report -i {kept} --no-children)")
 
 
+def syscall_profile(args, workdir, nginx, mappings, env, wrk, lua):
+    out = os.path.join(workdir, "strace.txt")
+    b = Bridge(args.binary, workdir, "strace", mappings, env, f"http://127.0.0.1:{nginx.fake_port}",
+               extra_env={"BRIDGE_REFUSAL_LIMIT": "0"})
+    b.start()
+    try:
+        b.wait_ready()
+        wrk.run(b.port, lua, 2, label="strace-warmup")
+        b.wait_outbox_empty(120)
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(b.pid), "-o", out],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        try:
+            load = wrk.run(b.port, lua, args.seconds, label="strace-load")
+            b.wait_outbox_empty(120)  # the forwarding of these webhooks is part of their cost
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(timeout=120)
+        accepted = load["statuses"].get(202, 0)
+    finally:
+        b.stop()
+    print(f"\n=== system calls (strace -c -f, all threads): {accepted:,} webhooks accepted and forwarded ===")
+    if not accepted or not os.path.exists(out):
+        print("no webhook accepted under strace")
+        return
+    print(f"{'calls':>10} {'per webhook':>12}  syscall")
+    for line in open(out).read().splitlines():
+        parts = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(parts) >= 5 and parts[3].isdigit() and parts[-1] != "total":
+            calls = int(parts[3])
+            if calls / accepted >= 0.01:
+                print(f"{calls:>10,} {calls / accepted:>12.2f}  {parts[-1]}")
+
+
 def callgrind_profile(args, workdir, nginx, mappings, env, lua):
     out = os.path.join(workdir, "callgrind.out")
     # Valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits: profile a copy without debug info (the symbol
@@ -160,7 +197,9 @@ def main():
     ap.add_argument("--call-graph", default="fp", help="perf record --call-graph mode: fp (= -g, default) or dwarf")
     ap.add_argument("--forged", action="store_true",
                     help="profile the forged-signature flood instead (every request refused with 401)")
-    ap.add_argument("--no-perf", action="store_true", help="skip perf (only with --callgrind)")
+    ap.add_argument("--no-perf", action="store_true", help="skip perf (with --syscalls or --callgrind)")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="also count system calls per webhook under strace -c -f (needs strace)")
     ap.add_argument("--callgrind", type=int, default=0, metavar="N",
                     help="also count instructions for N webhooks under valgrind --tool=callgrind")
     ap.add_argument("--keep-perf-data", metavar="FILE", help="copy perf.data here")
@@ -184,6 +223,8 @@ def main():
         mappings, env = make_rule_dir(workdir, shipped_count())
         if not args.no_perf:
             perf_profile(args, workdir, nginx, mappings, env, Wrk(2, 32, workdir), lua)
+        if args.syscalls:
+            syscall_profile(args, workdir, nginx, mappings, env, Wrk(2, 32, workdir), lua)
         if args.callgrind:
             callgrind_profile(args, workdir, nginx, mappings, env, lua)
     except BenchmarkError as e:

@@ -4,6 +4,7 @@
 # which prints `perf report --no-children` top frames and, with --callgrind N, instructions per webhook.
 #   scripts/profile.sh                       # perf during 10 s of wrk -t2 -c32
 #   scripts/profile.sh --callgrind 2000      # and callgrind over 2,000 webhooks (slow: about a minute)
+#   scripts/profile.sh --no-perf --syscalls  # system calls per webhook (strace -c -f) instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 pkg-config --exists openssl 2>/dev/null || missing+=(pkg-config libssl-dev)
 pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
 case " $* " in *" --callgrind "*) command -v valgrind >/dev/null || missing+=(valgrind) ;; esac
+case " $* " in *" --syscalls "*) command -v strace >/dev/null || missing+=(strace) ;; esac
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
