@@ -53,14 +53,24 @@ def shipped_count():
     return len([n for n in os.listdir(os.path.join(ROOT, "mappings")) if n.endswith(".yaml")])
 
 
-def perf_profile(args, workdir, nginx, mappings, env, wrk, lua):
-    b = Bridge(args.binary, workdir, "perf", mappings, env, f"http://127.0.0.1:{nginx.fake_port}",
+def warm_bridge(args, workdir, name, nginx, mappings, env, wrk, lua):
+    """A bridge started, ready, and past 2 s of the load (its outbox empty again); stopped on failure."""
+    b = Bridge(args.binary, workdir, name, mappings, env, f"http://127.0.0.1:{nginx.fake_port}",
                extra_env={"BRIDGE_REFUSAL_LIMIT": "0"})
     b.start()
     try:
         b.wait_ready()
-        wrk.run(b.port, lua, 2, label="perf-warmup")
+        wrk.run(b.port, lua, 2, label=f"{name}-warmup")
         b.wait_outbox_empty(120)
+    except BaseException:
+        b.stop()
+        raise
+    return b
+
+
+def perf_profile(args, workdir, nginx, mappings, env, wrk, lua):
+    b = warm_bridge(args, workdir, "perf", nginx, mappings, env, wrk, lua)
+    try:
         data = os.path.join(workdir, "perf.data")
         perf = subprocess.Popen(["perf", "record", "--call-graph", args.call_graph, "-F", str(args.frequency), "-p", str(b.pid), "-o", data],
                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "perf.log"), "w"))
@@ -105,13 +115,8 @@ def perf_profile(args, workdir, nginx, mappings, env, wrk, lua):
 
 def syscall_profile(args, workdir, nginx, mappings, env, wrk, lua):
     out = os.path.join(workdir, "strace.txt")
-    b = Bridge(args.binary, workdir, "strace", mappings, env, f"http://127.0.0.1:{nginx.fake_port}",
-               extra_env={"BRIDGE_REFUSAL_LIMIT": "0"})
-    b.start()
+    b = warm_bridge(args, workdir, "strace", nginx, mappings, env, wrk, lua)
     try:
-        b.wait_ready()
-        wrk.run(b.port, lua, 2, label="strace-warmup")
-        b.wait_outbox_empty(120)
         tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(b.pid), "-o", out],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)

@@ -32,20 +32,12 @@ struct StoreTests {
     /// splitting it into two commits, and it sees both webhooks.
     @Test func workQueuedBetweenWebhooksRunsAfterTheirSharedCommit() async throws {
         try await withTemporaryStore { store, _ in
-            let gate = DispatchSemaphore(value: 0)
-            let entered = DispatchSemaphore(value: 0)
-            let blocker = Task {
-                try await store.perform { _ in
-                    entered.signal()
-                    gate.wait()
-                }
-            }
+            let hold = try await WriterHold(store)
             func waitUntilQueued(_ n: Int) async throws {
                 for _ in 0..<2000 where store.writer.queued != n { try await Task.sleep(for: .milliseconds(5)) }
                 #expect(store.writer.queued == n)
             }
-            // Once the writer holds the blocker, everything below queues behind it in this order.
-            while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            // The writer is held: everything below queues behind it in this order.
             let first = Task { try await store.record(delivery(key: "first", events: 1)) }
             try await waitUntilQueued(1)
             let between = Task {
@@ -55,8 +47,7 @@ struct StoreTests {
             let second = Task { try await store.record(delivery(key: "second", events: 1)) }
             try await waitUntilQueued(3)
             let before = store.groupCommitStats
-            gate.signal()
-            try await blocker.value
+            try await hold.release()
             guard case .stored = try await first.value, case .stored = try await second.value else {
                 Issue.record("both webhooks are stored")
                 return
@@ -83,15 +74,7 @@ struct StoreTests {
                     """)
             }
             // One group: everything queues behind a job that holds the writer.
-            let gate = DispatchSemaphore(value: 0)
-            let entered = DispatchSemaphore(value: 0)
-            let blocker = Task {
-                try await store.perform { _ in
-                    entered.signal()
-                    gate.wait()
-                }
-            }
-            while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            let hold = try await WriterHold(store)
             let values: [Double] = [3, 1000, 5, 2, 7]
             var tasks: [Task<RecordResult?, Never>] = []
             for (i, v) in values.enumerated() {
@@ -101,8 +84,7 @@ struct StoreTests {
                 for _ in 0..<2000 where store.writer.queued != i + 1 { try await Task.sleep(for: .milliseconds(5)) }
             }
             let before = store.groupCommitStats
-            gate.signal()
-            try await blocker.value
+            try await hold.release()
             var ids: [Int64?] = []
             for t in tasks {
                 if case .stored(let id, _, _) = await t.value { ids.append(id) } else { ids.append(nil) }
@@ -133,20 +115,13 @@ struct StoreTests {
                     BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'test_updates'; END
                     """)
             }
-            let held = Task {
-                try await store.perform { _ in
-                    entered.signal()
-                    gate.wait()
-                }
-            }
-            while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            let second = try await WriterHold(store)
             var more: [Task<RecordResult?, Never>] = []
             for i in 0..<4 {
                 more.append(Task { try? await store.record(delivery(key: "m\(i)", metrics: [observation(10)])) })
                 for _ in 0..<2000 where store.writer.queued != i + 1 { try await Task.sleep(for: .milliseconds(5)) }
             }
-            gate.signal()
-            try await held.value
+            try await second.release()
             for t in more {
                 guard case .stored = await t.value else {
                     Issue.record("every webhook of the second group is stored")
@@ -209,6 +184,30 @@ struct StoreTests {
         }
     }
 
+}
+
+/// Holds the writer thread with a job of its own until `release()`: what is queued meanwhile runs after it, the
+/// webhooks among it as one group.
+struct WriterHold {
+    private let gate = DispatchSemaphore(value: 0)
+    private let job: Task<Void, any Error>
+
+    init(_ store: SQLiteDeliveryStore) async throws {
+        let gate = self.gate
+        let entered = DispatchSemaphore(value: 0)
+        job = Task {
+            try await store.perform { _ in
+                entered.signal()
+                gate.wait()
+            }
+        }
+        while entered.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    func release() async throws {
+        gate.signal()
+        try await job.value
+    }
 }
 
 /// Opens a store on a database that outlives it: each `open()` is a restart (the caller closes each store).
