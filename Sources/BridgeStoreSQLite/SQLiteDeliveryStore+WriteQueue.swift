@@ -162,14 +162,7 @@ extension SQLiteDeliveryStore {
                 results.append(.success(result))
             } catch {
                 observations.removeAll()
-                // SQLite may have rolled the whole transaction back already (full disk, I/O error, no memory):
-                // then the savepoints before this one are gone too.
-                if database.isAutocommit { return .failed(error) }
-                if !savepoints {
-                    try? database.execute("ROLLBACK")
-                    if !database.isAutocommit { return .failed(error) }
-                    return .webhookFailed(error)
-                }
+                if database.isAutocommit || !savepoints { return abandon(error, database) }
                 do {
                     try database.execute("ROLLBACK TO d")
                     try database.execute("RELEASE d")
@@ -184,10 +177,7 @@ extension SQLiteDeliveryStore {
                 try observations.apply(database)
             } catch {
                 // Not one webhook's to answer for: the attempt with savepoints applies each webhook's on its own.
-                if database.isAutocommit { return .failed(error) }
-                try? database.execute("ROLLBACK")
-                if !database.isAutocommit { return .failed(error) }
-                return .webhookFailed(error)
+                return abandon(error, database)
             }
         }
         do {
@@ -204,6 +194,16 @@ extension SQLiteDeliveryStore {
             return .failed(error)
         }
         return .committed(results)
+    }
+
+    /// Ends an attempt after an error. SQLite may have rolled the whole transaction back already (full disk, I/O
+    /// error, no memory): then the group fails, savepoints and all. Otherwise the attempt is rolled back, and the
+    /// group is run again with a savepoint per webhook.
+    private func abandon(_ error: any Error, _ database: SQLiteDatabase) -> GroupAttempt {
+        if database.isAutocommit { return .failed(error) }
+        try? database.execute("ROLLBACK")
+        if !database.isAutocommit { return .failed(error) }
+        return .webhookFailed(error)
     }
 
     private func failAll(
